@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``course`` console script."""
     from course.datasets.errors import CourseDataError
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines are noise here
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -22,7 +22,7 @@ class Finding:
 
     def line(self) -> str:
         mark = "ok  " if self.ok else ("FAIL" if self.required else "warn")
-        return f"[{mark}] {self.topic:<14} {self.detail}"
+        return f"[{mark}] {self.topic:<20} {self.detail}"
 
 
 def _python() -> Finding:
