@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +33,27 @@ def _python() -> Finding:
     return Finding("Python", ok, version + ("" if ok else " (TensorFlow 2.21 needs Python 3.10-3.13)"))
 
 
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Hide the C++ log lines TensorFlow writes straight to file descriptor 2 while it loads."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _tensorflow() -> list[Finding]:
     try:
-        import keras
-        import tensorflow as tf
+        with _native_stderr_silenced():
+            import keras
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # the CUDA probe logs here too
     except Exception as exc:  # an import failure is the finding itself
         return [Finding("TensorFlow", False, f"cannot import ({exc.__class__.__name__}: {exc}); "
                         "install the course with `pip install -e .`")]
