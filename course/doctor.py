@@ -66,9 +66,10 @@ def _devices() -> Finding:
         gpus = gpu_info()
     except Exception as exc:
         return Finding("Devices", False, f"could not list devices ({exc})", required=False)
+    notice = os.environ.get("COURSE_GPU_NOTICE", "").strip()  # set by the hub when no GPU was free for you
     if not gpus:
-        return Finding("Devices", False, "CPU only: no GPU visible to TensorFlow (chapters run, slower)",
-                       required=False)
+        detail = "CPU only: no GPU visible to TensorFlow (chapters run, slower)"
+        return Finding("Devices", False, f"{detail}. {notice}" if notice else detail, required=False)
     names = ", ".join(f"GPU {g.index}: {g.name}" for g in gpus)
     return Finding("Devices", True, names)
 
