@@ -68,9 +68,11 @@ def configure_korean_font(families: Sequence[str] = KOREAN_FONT_FAMILIES) -> str
         chosen = None
     current = [f for f in rc["font.family"] if f != _korean_family] or ["sans-serif"]
     if chosen is not None:
-        current = [chosen] + [f for f in current if f != chosen]
+        # Latin text, arrows and math (log-axis exponents use U+2212 through mathtext, which has no per-glyph
+        # fallback) come from DejaVu Sans; Hangul falls back, glyph by glyph, to the Korean font.
+        current = ["DejaVu Sans", chosen] + [f for f in current if f not in (chosen, "DejaVu Sans")]
         if "sans-serif" not in current:
-            current.append("sans-serif")  # per-glyph fallback (e.g. '✓') to the default sans-serif font
+            current.append("sans-serif")
     rc["font.family"] = current
     _korean_family = chosen
     return chosen

@@ -58,8 +58,20 @@ def test_import_does_not_load_keras_or_tensorflow():
 
 def test_korean_font_is_nanum_gothic_and_minus_is_ascii():
     assert korean_font() == "NanumGothic"
-    assert matplotlib.rcParams["font.family"][0] == "NanumGothic"
+    assert matplotlib.rcParams["font.family"][:2] == ["DejaVu Sans", "NanumGothic"]
     assert matplotlib.rcParams["axes.unicode_minus"] is False
+
+
+def test_log_axis_exponents_and_arrows_have_glyphs(caplog):
+    caplog.set_level(logging.WARNING, logger="matplotlib")
+    fig = plt.figure()
+    ax = fig.add_subplot()
+    ax.semilogy([1e-6, 1e-2])  # exponent labels go through mathtext, which has no per-glyph fallback
+    ax.set_title("기울기 소실 3 → 8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _png(fig)
+    assert not [r for r in caplog.records if "glyph" in r.getMessage().lower()]
 
 
 def test_korean_text_renders_without_missing_glyphs():
