@@ -1,0 +1,208 @@
+"""Chapter 06 (convolutional networks): output sizes, a convolution and a max pooling by hand, the
+curve-detector response, the size of the classic network's layers, and the accuracy it reached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from course.checks.core import Wrong, call_student, expect_array, expect_number, question, to_array
+
+# The classic 5x5 binary image and 3x3 filter (the "convolved feature" example of the CNN intro tutorials).
+CLASSIC_IMAGE = np.array(
+    [[1, 1, 1, 0, 0],
+     [0, 1, 1, 1, 0],
+     [0, 0, 1, 1, 1],
+     [0, 0, 1, 1, 0],
+     [0, 1, 1, 0, 0]]
+)
+CLASSIC_FILTER = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]])
+CLASSIC_FEATURE = np.array([[4, 3, 4], [2, 4, 3], [2, 3, 4]])
+
+# The classic 4x4 max-pooling example (2x2 window, stride 2).
+POOL_INPUT = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
+POOL_MAX = np.array([[6, 8], [3, 4]])
+POOL_AVG = np.array([[3.25, 5.25], [2.0, 2.0]])
+
+CURVE_RESPONSE = 6600
+
+# Cases for a student's conv_output_size(W, K, P, S); every one divides evenly.
+SIZE_CASES = [
+    ((5, 3, 1, 2), 3),     # the exercise
+    ((28, 5, 2, 1), 28),   # 'same' padding keeps MNIST's 28
+    ((32, 5, 0, 1), 28),   # no padding shrinks by K - 1
+    ((7, 3, 0, 2), 3),
+    ((227, 11, 0, 4), 55),  # AlexNet's first layer
+    ((7, 7, 0, 1), 1),
+]
+
+
+def _integer(answer: Any, name: str) -> int:
+    """An answer that must be a whole number: accepts ints, integral floats and one-element arrays."""
+    if isinstance(answer, (bool, np.bool_)):
+        raise Wrong(f"{name} is a bool ({answer}); expected a whole number.")
+    value = expect_number(answer, 0, tol=float("inf"), name=name)
+    if value != int(value):
+        raise Wrong(
+            f"{name} = {value:g} is not a whole number.",
+            hint="A size counts positions, so it is a whole number. If (W - K + 2P) / S is not whole, "
+            "the filter does not fit evenly: frameworks drop the remainder (use //).",
+        )
+    return int(value)
+
+
+@question(
+    "06.output_size",
+    title="Output size for W=5, K=3, P=1, S=2",
+    hint="O = (W - K + 2P) / S + 1.",
+)
+def _(answer: Any) -> str:
+    value = _integer(answer, "the output size")
+    if value == 3:
+        return "O = (5 - 3 + 2·1) / 2 + 1 = 3: a 3x3 output."
+    hints = {
+        2: "Did you forget the padding (2P) or the final + 1?",
+        5: "Did you forget to divide by the stride S = 2?",
+        4: "Check the order: first W - K + 2P, then divide by S, then add 1.",
+    }
+    raise Wrong(f"{value} is not the output size.", hint=hints.get(value, "O = (W - K + 2P) / S + 1 with W=5, K=3, P=1, S=2."))
+
+
+@question(
+    "06.output_size_fn",
+    title="A function conv_output_size(W, K, P, S)",
+    hint="Return (W - K + 2 * P) // S + 1.",
+)
+def _(answer: Any) -> str:
+    got = []
+    for (w, k, p, s), _expected in SIZE_CASES:
+        call = f"conv_output_size({w}, {k}, {p}, {s})"
+        value = call_student(answer, w, k, p, s, name="conv_output_size")
+        if value is None:
+            raise Wrong(f"{call} returned None.", hint="Did you forget the `return` statement?")
+        got.append(_integer(value, call))
+    for ((w, k, p, s), expected), value in zip(SIZE_CASES, got):
+        if value != expected:
+            # name the slip that explains every case, not just the first one that fails
+            slips = {
+                "The padding is missing: add 2 * P.": [(w_ - k_) // s_ + 1 for (w_, k_, p_, s_), _ in SIZE_CASES],
+                "The stride is missing: divide by S.": [w_ - k_ + 2 * p_ + 1 for (w_, k_, p_, s_), _ in SIZE_CASES],
+                "Add 1 at the end: the first position of the filter counts too.": [
+                    (w_ - k_ + 2 * p_) // s_ for (w_, k_, p_, s_), _ in SIZE_CASES
+                ],
+            }
+            hint = next((h for h, values in slips.items() if values == got), "O = (W - K + 2P) / S + 1.")
+            raise Wrong(f"conv_output_size({w}, {k}, {p}, {s}) returned {value}; expected {expected}.", hint=hint)
+    return f"conv_output_size is right on {len(SIZE_CASES)} cases (including AlexNet's 227 → 55)."
+
+
+@question(
+    "06.conv_by_hand",
+    title="The 5x5 image convolved with the 3x3 filter",
+    hint="Slide the 3x3 filter over every 3x3 patch (stride 1, no padding); multiply element by element and sum.",
+)
+def _(answer: Any) -> str:
+    array = to_array(answer, "feature_map")
+    if array.ndim > 2 and array.size == 9:
+        array = array.reshape(3, 3)  # tf.nn.conv2d gives (1, 3, 3, 1): accept it
+    if array.shape == (5, 5):
+        raise Wrong(
+            "feature_map has shape (5, 5): that is 'same' padding.",
+            hint="Use no padding ('valid'): a 3x3 filter fits 3 times along each side of a 5x5 image.",
+        )
+    expect_array(array, shape=(3, 3), name="feature_map")
+    if np.allclose(array, CLASSIC_FEATURE.T) and not np.allclose(array, CLASSIC_FEATURE):
+        raise Wrong("feature_map is transposed.", hint="Row i, column j is the patch starting at image[i, j].")
+    expect_array(array, CLASSIC_FEATURE, tol=1e-6, name="feature_map")
+    return "The convolved feature is [[4, 3, 4], [2, 4, 3], [2, 3, 4]]."
+
+
+@question(
+    "06.curve_response",
+    title="The curve detector's response on the curve",
+    hint="Multiply the filter and the image patch element by element and add everything up.",
+)
+def _(answer: Any) -> str:
+    value = expect_number(answer, CURVE_RESPONSE, tol=float("inf"), name="response")
+    if value == CURVE_RESPONSE:
+        return "4 × (50·30) + (20·30) = 6,600: a large response, the patch has a curve like the filter's."
+    if value == 0:
+        raise Wrong("0 is the response on a patch without the curve.", hint="Use the patch that contains the curve.")
+    if value == 7500:
+        raise Wrong("7,500 counts one pixel as 50 that is 20 in the patch.", hint="Multiply the actual pixel values.")
+    raise Wrong(f"{value:g} is not the response.", hint="Only the positions where both the filter and the patch are non-zero contribute.")
+
+
+@question(
+    "06.max_pool",
+    title="2x2 max pooling (stride 2) of the 4x4 example",
+    hint="Split the 4x4 input into four 2x2 blocks and keep the largest value of each.",
+)
+def _(answer: Any) -> str:
+    array = to_array(answer, "pooled")
+    if array.ndim > 2 and array.size == 4:
+        array = array.reshape(2, 2)  # tf.nn.max_pool2d gives (1, 2, 2, 1): accept it
+    if array.shape == (3, 3):
+        raise Wrong("pooled has shape (3, 3): the window moved by 1.", hint="Use stride 2 so the 2x2 windows do not overlap.")
+    expect_array(array, shape=(2, 2), name="pooled")
+    if np.allclose(array, POOL_AVG):
+        raise Wrong("That is average pooling.", hint="Max pooling keeps the largest value of each block (np.max, not np.mean).")
+    expect_array(array, POOL_MAX, tol=1e-6, name="pooled")
+    return "Max pooling keeps [[6, 8], [3, 4]]: a quarter of the values, the strongest ones."
+
+
+@question(
+    "06.flatten_size",
+    title="How many values reach the dense layer?",
+    hint="Each 2x2 max pooling halves height and width: 28 → 14 → 7 ('same' padding keeps the size in the convolutions).",
+)
+def _(answer: Any) -> str:
+    value = _integer(answer, "flatten_size")
+    if value == 7 * 7 * 64:
+        return "7 × 7 × 64 = 3,136 values feed the dense layer of 1,024 units."
+    hints = {
+        14 * 14 * 64: "That is after one pooling; there are two.",
+        4 * 4 * 64: "1,024 is the dense layer's width (and 4 × 4 × 64, what 'valid' padding would leave); "
+        "count the values that go into the dense layer: height × width × channels after the second pooling.",
+        7 * 7 * 32: "The second convolution has 64 filters, so there are 64 channels.",
+        7 * 7: "Multiply by the number of channels (64) too.",
+    }
+    raise Wrong(f"{value} is not the flattened size.", hint=hints.get(value))
+
+
+@question(
+    "06.conv1_params",
+    title="Parameters of the first convolution (5x5, 1 → 32 channels)",
+    hint="Each of the 32 filters has 5 × 5 × 1 weights and one bias.",
+)
+def _(answer: Any) -> str:
+    value = _integer(answer, "conv1_params")
+    if value == 5 * 5 * 1 * 32 + 32:
+        return "5·5·1·32 weights + 32 biases = 832, however large the image is: that is weight sharing."
+    hints = {
+        800: "Add the biases: one per filter.",
+        25: "That is one filter; there are 32.",
+        26: "That is one filter with its bias; there are 32.",
+        28 * 28 * 32: "A convolution's parameters do not depend on the image size: count the filters' weights.",
+    }
+    raise Wrong(f"{value} is not the number of parameters.", hint=hints.get(value))
+
+
+@question(
+    "06.test_accuracy",
+    title="The classic CNN's test accuracy",
+    hint="Pass the test accuracy as a fraction between 0 and 1, e.g. model.evaluate(...) or np.mean(pred == y).",
+)
+def _(answer: Any) -> str:
+    value = expect_number(answer, 0.5, tol=float("inf"), name="accuracy")
+    if value > 1.0:
+        raise Wrong(f"accuracy = {value:g} is above 1.", hint="Give a fraction (0.99), not a percentage (99).")
+    if value < 0.0:
+        raise Wrong(f"accuracy = {value:g} is negative.")
+    if value < 0.80:
+        raise Wrong(
+            f"accuracy = {value:.4f} is below 0.80: the network has not learned the digits yet.",
+            hint="Train for more epochs or on more examples, and check the learning rate and that labels match images.",
+        )
+    return f"Test accuracy {value:.2%}."

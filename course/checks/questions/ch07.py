@@ -1,0 +1,200 @@
+"""Chapter 07 (recurrent networks): the "hello" predictor, one-hot inputs, parameter counts of RNN cells,
+the masked sequence loss and accuracy, and the part-of-speech tagger's held-out accuracy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from course.checks.core import Wrong, call_student, describe, expect_array, expect_number, question, to_array
+
+CHARS = ["h", "e", "l", "o"]
+HELL_ONE_HOT = np.eye(4)[[0, 1, 2, 2]]  # "hell" with h=0, e=1, l=2, o=3
+
+# The masked-loss exercise: two padded sentences (0 = padding) and a loss per token.
+LOSS_LABELS = np.array([[3, 1, 0, 0], [2, 2, 5, 0]])
+TOKEN_LOSSES = np.array([[0.2, 0.4, 1.5, 1.5], [0.1, 0.3, 0.5, 1.5]])
+MASKED_MEAN = 0.3       # (0.2 + 0.4 + 0.1 + 0.3 + 0.5) / 5
+UNMASKED_MEAN = 0.75    # every position, padding included
+
+# A per-word tagger that picks each word's most frequent tag reaches about 0.92 on the held-out sentences of
+# course.datasets.pos_corpus(); a tagger that reads the context must do clearly better.
+POS_ACCURACY_FLOOR = 0.95
+
+
+def _count(answer: Any, name: str) -> int:
+    value = expect_number(answer, 0, tol=float("inf"), name=name)
+    if value != int(value):
+        raise Wrong(f"{name} = {value:g} is not a whole number.", hint="A parameter count is a whole number.")
+    return int(value)
+
+
+@question(
+    "07.hello_prediction",
+    title='The "hello" network predicts "ello"',
+    hint='Take the argmax over the 4 characters at each of the 4 steps and join the characters: "".join(...).',
+)
+def _(answer: Any) -> str:
+    if isinstance(answer, (list, tuple)) and all(isinstance(c, str) for c in answer):
+        raise Wrong(f"The prediction is a {type(answer).__name__} of characters.", hint='Join them into one string: "".join(chars).')
+    if not isinstance(answer, str):
+        array = None
+        try:
+            array = to_array(answer, "prediction")
+        except Wrong:
+            pass
+        if array is not None and array.size == 4 and array.dtype.kind in "iu":
+            raise Wrong(
+                f"The prediction is the character indices {array.ravel().tolist()}, not the characters.",
+                hint='Turn each index into its character: "".join(chars[i] for i in indices).',
+            )
+        raise Wrong(f'The prediction should be a string like "ello", but it is {describe(answer)}.')
+    text = answer.strip()
+    if text == "ello":
+        return 'Given "hell", the network predicts "ello": each character is followed by the next one of "hello".'
+    if text == "hell":
+        raise Wrong('"hell" is the input.', hint="Decode the network's output (the next characters), not the input.")
+    if text == "hello":
+        raise Wrong('"hello" is the whole word; the network predicts the 4 characters that follow "h", "e", "l", "l".')
+    if len(text) == 4 and text[:2] == "el":
+        raise Wrong(
+            f'"{text}": the network has not learned what follows the second "l" yet.',
+            hint="Train longer (more steps or a larger learning rate): the two l's need different answers, "
+            "which only the hidden state can tell apart.",
+        )
+    raise Wrong(f'"{text}" is not "ello".', hint="Train longer and check that the targets are the indices of \"ello\".")
+
+
+@question(
+    "07.one_hot_hell",
+    title='One-hot encoding of "hell"',
+    hint="With h=0, e=1, l=2, o=3, each character becomes a row of four numbers with a single 1: np.eye(4)[indices].",
+)
+def _(answer: Any) -> str:
+    array = to_array(answer, "one_hot")
+    if array.shape == (1, 4, 4):
+        array = array[0]  # a batch of one sentence is fine
+    if array.shape in ((4,), (1, 4)):
+        raise Wrong(
+            f"one_hot has shape {array.shape}: those look like the indices, not one-hot rows.",
+            hint="np.eye(4)[[0, 1, 2, 2]] turns the indices into rows of 0s and a 1.",
+        )
+    expect_array(array, shape=(4, 4), name="one_hot")
+    if not np.isin(array, (0, 1)).all():
+        raise Wrong("one_hot should contain only 0s and 1s.")
+    if np.allclose(array, HELL_ONE_HOT.T) and not np.allclose(array, HELL_ONE_HOT):
+        raise Wrong("one_hot is transposed.", hint="One row per character (time step), one column per vocabulary entry.")
+    if np.allclose(array, np.eye(4)[[1, 2, 2, 3]]):
+        raise Wrong('That is "ello", the target.', hint='Encode the input "hell".')
+    expect_array(array, HELL_ONE_HOT, tol=1e-6, name="one_hot")
+    return "Each row has a single 1 at the character's index; the two l's are the same row."
+
+
+@question(
+    "07.rnn_params",
+    title="Parameters of SimpleRNN(5) on 4 input features",
+    hint="units × inputs (input weights) + units × units (recurrent weights) + units (biases).",
+)
+def _(answer: Any) -> str:
+    value = _count(answer, "rnn_params")
+    if value == 5 * 4 + 5 * 5 + 5:
+        return "5·4 + 5·5 + 5 = 50 parameters, shared by every time step."
+    hints = {
+        45: "Add the biases: one per unit.",
+        25: "Count the input weights (5 × 4) as well as the recurrent ones (5 × 5), and the biases.",
+        20: "Count the recurrent weights (5 × 5) and the biases too.",
+        200: "That is an LSTM (four gates); a simple RNN has one set of weights.",
+    }
+    raise Wrong(f"{value} is not the number of parameters.", hint=hints.get(value))
+
+
+@question(
+    "07.lstm_params",
+    title="Parameters of LSTM(5) on 4 input features",
+    hint="An LSTM has four gates, each with the parameters of a simple RNN: 4 × (5·4 + 5·5 + 5).",
+)
+def _(answer: Any) -> str:
+    value = _count(answer, "lstm_params")
+    if value == 4 * (5 * 4 + 5 * 5 + 5):
+        return "4 × 50 = 200: an LSTM costs four times a simple RNN of the same size."
+    hints = {
+        50: "That is a simple RNN; an LSTM has four such sets (input, forget and output gates, and the candidate).",
+        180: "Add the biases: 4 × 5 of them.",
+        150: "That is three gates (a GRU, roughly); an LSTM has four.",
+        165: "That is Keras's GRU (three gates, two biases each); an LSTM has four gates.",
+    }
+    raise Wrong(f"{value} is not the number of parameters.", hint=hints.get(value))
+
+
+@question(
+    "07.masked_loss",
+    title="The masked mean of the token losses",
+    hint="Average only over the real tokens: sum(loss * mask) / sum(mask), with mask = (labels != 0).",
+)
+def _(answer: Any) -> str:
+    value = expect_number(answer, MASKED_MEAN, tol=float("inf"), name="masked_loss")
+    if abs(value - MASKED_MEAN) <= 1e-4:
+        return "0.3: padding contributes nothing, and the mean is over the 5 real tokens."
+    if abs(value - UNMASKED_MEAN) <= 1e-4:
+        raise Wrong("0.75 is the mean over every position, padding included.", hint="Multiply by the mask before averaging.")
+    if abs(value - 1.5) <= 1e-4:
+        raise Wrong("1.5 is the sum over the real tokens.", hint="Divide by the number of real tokens (mask.sum()).")
+    if abs(value - 1.5 / 8) <= 1e-4:
+        raise Wrong("You divided the masked sum by all 8 positions.", hint="Divide by the number of real tokens, 5.")
+    raise Wrong(f"masked_loss = {value:g} is not the masked mean.")
+
+
+def _accuracy_cases() -> list[tuple[np.ndarray, np.ndarray, float, str]]:
+    y = np.array([[3, 1, 2, 0, 0], [2, 2, 0, 0, 0]])
+    right = y.copy()
+    pads_wrong = np.array([[3, 1, 2, 4, 4], [2, 2, 4, 4, 4]])        # every real token right, padding "wrong"
+    half = np.array([[3, 2, 2, 0, 0], [1, 2, 0, 0, 0]])               # 3 of 5 real tokens right
+    return [
+        (y, right, 1.0, "every token right"),
+        (y, pads_wrong, 1.0, "every real token right, nonsense at the padding"),
+        (y, half, 0.6, "3 of 5 real tokens right"),
+    ]
+
+
+@question(
+    "07.masked_accuracy",
+    title="A function masked_accuracy(y_true, y_pred) that ignores padding",
+    hint="mask = y_true != 0; return the mean of (y_pred == y_true) over the masked positions only.",
+)
+def _(answer: Any) -> str:
+    for y_true, y_pred, expected, what in _accuracy_cases():
+        got = call_student(answer, y_true, y_pred, name="masked_accuracy")
+        if got is None:
+            raise Wrong("masked_accuracy returned None.", hint="Did you forget the `return` statement?")
+        value = expect_number(got, expected, tol=float("inf"), name=f"masked_accuracy ({what})")
+        if abs(value - expected) > 1e-6:
+            counted_pads = float(np.mean(y_pred == y_true))
+            if abs(value - counted_pads) <= 1e-6:
+                hint = "Padding positions are being counted: keep only the positions where y_true != 0."
+            elif abs(value - expected * 100) <= 1e-4:
+                hint = "Return a fraction between 0 and 1, not a percentage."
+            else:
+                hint = None
+            raise Wrong(f"masked_accuracy gives {value:g} for {what}; expected {expected:g}.", hint=hint)
+    return "masked_accuracy ignores the padding."
+
+
+@question(
+    "07.pos_accuracy",
+    title="The RNN tagger's accuracy on the held-out sentences",
+    hint="Pass the token accuracy (padding excluded) of the RNN tagger on the test sentences, a fraction in [0, 1].",
+)
+def _(answer: Any) -> str:
+    value = expect_number(answer, 0.5, tol=float("inf"), name="accuracy")
+    if value > 1.0:
+        raise Wrong(f"accuracy = {value:g} is above 1.", hint="Give a fraction (0.98), not a percentage (98).")
+    if value < 0.0:
+        raise Wrong(f"accuracy = {value:g} is negative.")
+    if value < POS_ACCURACY_FLOOR:
+        raise Wrong(
+            f"accuracy = {value:.4f} is below {POS_ACCURACY_FLOOR}: no better than tagging each word alone (about 0.92).",
+            hint="Train longer, check that the loss is masked, and that the RNN returns one output per word "
+            "(return_sequences=True).",
+        )
+    return f"Held-out token accuracy {value:.2%}: the context resolves the ambiguous words."

@@ -1,0 +1,186 @@
+"""Chapter 06 questions: a correct answer passes, typical wrong answers fail with a useful hint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course.checks import check
+from course.checks.questions import ch06
+
+
+@pytest.fixture(autouse=True)
+def progress_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
+
+
+def test_the_classic_examples_hold():
+    """The constants the graders use are the classic figures, recomputed here."""
+    img, k = ch06.CLASSIC_IMAGE, ch06.CLASSIC_FILTER
+    by_hand = np.array([[np.sum(img[i:i + 3, j:j + 3] * k) for j in range(3)] for i in range(3)])
+    assert by_hand.tolist() == [[4, 3, 4], [2, 4, 3], [2, 3, 4]]
+    assert ch06.POOL_INPUT.reshape(2, 2, 2, 2).max(axis=(1, 3)).tolist() == [[6, 8], [3, 4]]
+    assert (5 - 3 + 2 * 1) // 2 + 1 == 3
+
+
+# --- 06.output_size ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [3, 3.0, np.int64(3), tf.constant(3)])
+def test_output_size_accepts_three(answer):
+    assert check("06.output_size", answer).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "part"),
+    [(2, "padding"), (5, "stride"), (2.5, "whole number"), ("3", "quotes")],
+)
+def test_output_size_names_the_slip(answer, part):
+    feedback = check("06.output_size", answer)
+    assert not feedback.passed
+    assert part in feedback.message + (feedback.hint or "")
+
+
+# --- 06.output_size_fn -------------------------------------------------------------------------------------
+
+
+def test_output_size_fn_accepts_the_formula():
+    assert check("06.output_size_fn", lambda W, K, P, S: (W - K + 2 * P) // S + 1).passed
+    assert check("06.output_size_fn", lambda W, K, P, S: (W - K + 2 * P) / S + 1).passed  # 3.0 is fine
+
+
+@pytest.mark.parametrize(
+    ("fn", "part"),
+    [
+        (lambda W, K, P, S: (W - K) // S + 1, "padding"),
+        (lambda W, K, P, S: W - K + 2 * P + 1, "stride"),
+        (lambda W, K, P, S: (W - K + 2 * P) // S, "Add 1"),
+        (lambda W, K, P, S: None, "return"),
+        (lambda W, K, P: W, "TypeError"),
+    ],
+)
+def test_output_size_fn_wrong_versions_get_hints(fn, part):
+    feedback = check("06.output_size_fn", fn)
+    assert not feedback.passed
+    assert part in feedback.message + (feedback.hint or "")
+
+
+def test_output_size_fn_rejects_a_number():
+    feedback = check("06.output_size_fn", 3)
+    assert not feedback.passed and "function" in feedback.message
+
+
+# --- 06.conv_by_hand ---------------------------------------------------------------------------------------
+
+
+def test_conv_by_hand_accepts_numpy_and_tensorflow_results():
+    assert check("06.conv_by_hand", [[4, 3, 4], [2, 4, 3], [2, 3, 4]]).passed
+    tf_result = tf.nn.conv2d(
+        tf.constant(ch06.CLASSIC_IMAGE.reshape(1, 5, 5, 1), tf.float32),
+        tf.constant(ch06.CLASSIC_FILTER.reshape(3, 3, 1, 1), tf.float32),
+        strides=1,
+        padding="VALID",
+    )
+    assert check("06.conv_by_hand", tf_result).passed  # (1, 3, 3, 1) is accepted
+
+
+def test_conv_by_hand_names_the_slips():
+    same = tf.nn.conv2d(
+        tf.constant(ch06.CLASSIC_IMAGE.reshape(1, 5, 5, 1), tf.float32),
+        tf.constant(ch06.CLASSIC_FILTER.reshape(3, 3, 1, 1), tf.float32),
+        strides=1,
+        padding="SAME",
+    ).numpy()[0, :, :, 0]
+    feedback = check("06.conv_by_hand", same)
+    assert not feedback.passed and "same" in feedback.message.lower() and "valid" in feedback.hint
+    transposed = check("06.conv_by_hand", ch06.CLASSIC_FEATURE.T)
+    assert not transposed.passed and "transposed" in transposed.message
+    off = check("06.conv_by_hand", [[4, 3, 4], [2, 4, 3], [2, 3, 3]])
+    assert not off.passed and "index (2, 2)" in off.message
+    flat = check("06.conv_by_hand", [4, 3, 4, 2])
+    assert not flat.passed and "shape" in flat.message
+
+
+# --- 06.curve_response -------------------------------------------------------------------------------------
+
+
+def test_curve_response_accepts_6600():
+    assert check("06.curve_response", 6600).passed
+    assert check("06.curve_response", np.float32(6600.0)).passed
+
+
+@pytest.mark.parametrize(("answer", "part"), [(0, "without the curve"), (7500, "20"), (6000, "non-zero")])
+def test_curve_response_wrong_answers(answer, part):
+    feedback = check("06.curve_response", answer)
+    assert not feedback.passed
+    assert part in feedback.message + (feedback.hint or "")
+
+
+# --- 06.max_pool -------------------------------------------------------------------------------------------
+
+
+def test_max_pool_accepts_numpy_and_tensorflow():
+    assert check("06.max_pool", ch06.POOL_INPUT.reshape(2, 2, 2, 2).max(axis=(1, 3))).passed
+    pooled = tf.nn.max_pool2d(tf.constant(ch06.POOL_INPUT.reshape(1, 4, 4, 1), tf.float32), 2, 2, "VALID")
+    assert check("06.max_pool", pooled).passed
+
+
+def test_max_pool_names_the_slips():
+    average = check("06.max_pool", ch06.POOL_INPUT.reshape(2, 2, 2, 2).mean(axis=(1, 3)))
+    assert not average.passed and "average" in average.message
+    stride_one = tf.nn.max_pool2d(tf.constant(ch06.POOL_INPUT.reshape(1, 4, 4, 1), tf.float32), 2, 1, "VALID")
+    overlapping = check("06.max_pool", stride_one.numpy()[0, :, :, 0])
+    assert not overlapping.passed and "stride 2" in overlapping.hint
+    wrong = check("06.max_pool", [[6, 8], [3, 3]])
+    assert not wrong.passed
+
+
+# --- 06.flatten_size and 06.conv1_params -------------------------------------------------------------------
+
+
+def test_flatten_size():
+    assert check("06.flatten_size", 3136).passed
+    assert check("06.flatten_size", 7 * 7 * 64.0).passed
+    one_pool = check("06.flatten_size", 14 * 14 * 64)
+    assert not one_pool.passed and "two" in one_pool.hint
+    channels = check("06.flatten_size", 7 * 7 * 32)
+    assert not channels.passed and "64" in channels.hint
+    dense_width = check("06.flatten_size", 1024)
+    assert not dense_width.passed and "dense layer's width" in dense_width.hint
+
+
+def test_conv1_params_matches_keras():
+    import keras
+
+    layer = keras.layers.Conv2D(32, 5)
+    layer.build((None, 28, 28, 1))
+    assert check("06.conv1_params", layer.count_params()).passed
+    no_bias = check("06.conv1_params", 800)
+    assert not no_bias.passed and "bias" in no_bias.hint
+    per_pixel = check("06.conv1_params", 28 * 28 * 32)
+    assert not per_pixel.passed and "image size" in per_pixel.hint
+
+
+# --- 06.test_accuracy --------------------------------------------------------------------------------------
+
+
+def test_test_accuracy_accepts_a_fraction_above_the_floor():
+    assert check("06.test_accuracy", 0.9921).passed
+    assert check("06.test_accuracy", np.float64(0.85)).passed
+
+
+@pytest.mark.parametrize(("answer", "part"), [(99.2, "percentage"), (0.11, "not learned"), (-0.1, "negative")])
+def test_test_accuracy_rejects_bad_values(answer, part):
+    feedback = check("06.test_accuracy", answer)
+    assert not feedback.passed
+    assert part in feedback.message + (feedback.hint or "")
+
+
+def test_strict_mode_raises_on_a_wrong_answer_only(monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKS_STRICT", "1")
+    assert check("06.output_size", None).status == "unanswered"
+    assert check("06.output_size", 3).passed
+    with pytest.raises(AssertionError, match="06.output_size"):
+        check("06.output_size", 2)
