@@ -1,0 +1,247 @@
+"""Run course chapters in fresh kernels and print their figures as a table.
+
+    python benchmarks/chapters.py                      # every chapter, full mode
+    python benchmarks/chapters.py --chapters 03 04 06  # chosen chapters
+    python benchmarks/chapters.py --fast               # COURSE_FAST=1 (the CI sizes)
+
+Each notebook reports its main figure by printing one line in its final results cell:
+
+    RESULT chapter=NN metric=<name> value=<float> data=<description>
+
+(for example ``RESULT chapter=04 metric=test_accuracy value=0.9231 data=MNIST 70,000 (full)``). This script
+parses those lines from the executed notebook's outputs; a chapter that prints none shows "-". The table has
+one row per chapter: chapter, data used, metric and value, wall time, device, status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+RESULT_LINE = re.compile(
+    r"^RESULT\s+chapter=(?P<chapter>\S+)\s+metric=(?P<metric>\S+)\s+value=(?P<value>\S+)(?:\s+data=(?P<data>.*))?$"
+)
+
+_DEVICE_SCRIPT = """
+import os
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tensorflow as tf
+names = []
+for gpu in tf.config.list_physical_devices("GPU"):
+    details = tf.config.experimental.get_device_details(gpu)
+    names.append(details.get("device_name") or gpu.name)
+print("GPU: " + ", ".join(names) if names else "CPU only")
+"""
+
+
+@dataclass
+class Result:
+    """One ``RESULT`` line of a notebook."""
+
+    chapter: str
+    metric: str
+    value: float
+    data: str = ""
+
+
+@dataclass
+class ChapterRun:
+    """What running one notebook gave."""
+
+    chapter: str
+    notebook: str
+    seconds: float
+    results: list[Result] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def result(self) -> Result | None:
+        """The chapter's figure: its last RESULT line naming this chapter (or the last line at all)."""
+        own = [r for r in self.results if r.chapter == self.chapter]
+        chosen = own or self.results
+        return chosen[-1] if chosen else None
+
+
+def parse_result_lines(text: str) -> list[Result]:
+    """Every well-formed ``RESULT ...`` line in ``text``; malformed ones (e.g. a value that is no number) are skipped."""
+    found = []
+    for raw in text.replace("\r", "\n").splitlines():
+        match = RESULT_LINE.match(raw.strip())
+        if not match:
+            continue
+        try:
+            value = float(match["value"])
+        except ValueError:
+            continue
+        found.append(Result(match["chapter"], match["metric"], value, (match["data"] or "").strip()))
+    return found
+
+
+def parse_results(notebook: Any) -> list[Result]:
+    """The RESULT lines printed by a notebook's code cells (stdout streams and plain-text results), in order."""
+    found: list[Result] = []
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                text = output.get("text", "")
+            elif output.get("output_type") in ("execute_result", "display_data"):
+                text = output.get("data", {}).get("text/plain", "")
+            else:
+                continue
+            found.extend(parse_result_lines("".join(text) if isinstance(text, list) else text))
+    return found
+
+
+def find_notebooks(chapters: Sequence[str] | None, folder: Path = NOTEBOOKS) -> list[tuple[str, Path]]:
+    """(chapter, path) for the chosen chapters ("3" and "03" both work), or for all of them; ValueError if unknown."""
+    available = {}
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        available.setdefault(path.name[:2], path)
+    if not available:
+        raise ValueError(f"no chapter notebooks (NN_name.ipynb) in {folder}")
+    if not chapters:
+        return sorted(available.items())
+    chosen = []
+    for chapter in chapters:
+        key = chapter.strip().zfill(2)
+        if key not in available:
+            raise ValueError(f"no notebook for chapter {chapter!r}; available: {' '.join(sorted(available))}")
+        if key not in (c for c, _ in chosen):
+            chosen.append((key, available[key]))
+    return chosen
+
+
+def detect_device(python: str = sys.executable, timeout: float = 180.0) -> str:
+    """The devices TensorFlow sees on this machine, e.g. "GPU: NVIDIA H100 80GB HBM3" or "CPU only"."""
+    cores = f"{os.cpu_count() or '?'} CPU cores"
+    try:
+        done = subprocess.run([python, "-c", _DEVICE_SCRIPT], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({type(exc).__name__}); {cores}"
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    if done.returncode != 0 or not lines:
+        return f"unknown (TensorFlow did not start); {cores}"
+    return f"{lines[-1]}; {cores}"
+
+
+def run_notebook(chapter: str, path: Path, *, timeout: int | None, kernel: str, keep: Path | None = None) -> ChapterRun:
+    """Execute ``path`` top to bottom in a fresh kernel (working directory: its folder) and collect its RESULT lines."""
+    import nbformat
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    notebook = nbformat.read(path, as_version=4)
+    processor = ExecutePreprocessor(timeout=timeout if timeout and timeout > 0 else None, kernel_name=kernel)
+    error = None
+    start = time.perf_counter()
+    try:
+        processor.preprocess(notebook, {"metadata": {"path": str(path.parent)}})
+    except CellExecutionError as exc:
+        error = _first_error_line(exc)
+    except CellTimeoutError:
+        error = f"a cell ran longer than {timeout} s (raise --timeout)"
+    except DeadKernelError:
+        error = "the kernel died (out of memory?)"
+    except Exception as exc:  # a kernel that cannot start, a broken notebook file, ...
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    seconds = time.perf_counter() - start
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, keep / path.name)
+    return ChapterRun(chapter, path.name, seconds, parse_results(notebook), error)
+
+
+def _first_error_line(exc: Exception) -> str:
+    ename = getattr(exc, "ename", None) or "error"
+    evalue = " ".join(str(getattr(exc, "evalue", "") or "").split())
+    text = f"{ename}: {evalue}" if evalue else ename
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"
+
+
+def format_table(runs: Iterable[ChapterRun], device: str) -> str:
+    """The results as an aligned text table (also valid Markdown)."""
+    header = ["chapter", "data", "result", "wall time", "device", "status"]
+    rows = []
+    for run in runs:
+        result = run.result
+        figure = f"{result.metric} {result.value:.4g}" if result else "-"
+        data = (result.data or "-") if result else "-"
+        status = "ok" if run.error is None else f"FAILED: {run.error}"
+        rows.append([run.chapter, data, figure, _duration(run.seconds), device, status])
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in rows)])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Run course chapters in fresh kernels and print their figures.")
+    parser.add_argument("--chapters", nargs="+", metavar="NN", help="chapters to run, e.g. 03 04 06 (default: all)")
+    parser.add_argument("--fast", action="store_true", help="fast mode (COURSE_FAST=1), as CI runs them")
+    parser.add_argument("--timeout", type=int, default=0, metavar="S", help="per-cell limit in seconds (default: none)")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder of the NN_name.ipynb files")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="write the executed notebooks (with outputs) here")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        chosen = find_notebooks(args.chapters, args.notebooks)
+    except ValueError as exc:
+        print(f"chapters.py: {exc}", file=sys.stderr)
+        return 2
+    if args.fast:
+        os.environ["COURSE_FAST"] = "1"
+    else:
+        os.environ.pop("COURSE_FAST", None)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # graded checks inside the notebooks must not write into the user's own progress file
+    scratch = tempfile.TemporaryDirectory(prefix="course-bench-")
+    os.environ["COURSE_PROGRESS_FILE"] = str(Path(scratch.name) / "progress.json")
+
+    device = detect_device()
+    mode = "fast" if args.fast else "full"
+    print(f"Running {len(chosen)} chapter(s) in {mode} mode on {device}", flush=True)
+    runs = []
+    for chapter, path in chosen:
+        print(f"  {chapter} {path.name} ...", end=" ", flush=True)
+        run = run_notebook(chapter, path, timeout=args.timeout, kernel=args.kernel, keep=args.keep)
+        runs.append(run)
+        print(f"{_duration(run.seconds)}" + ("" if run.error is None else f"  FAILED: {run.error}"), flush=True)
+    scratch.cleanup()
+
+    print()
+    print(format_table(runs, device))
+    if args.json:
+        payload = {"mode": mode, "device": device,
+                   "chapters": [{**asdict(run), "result": asdict(run.result) if run.result else None} for run in runs]}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 1 if any(run.error for run in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

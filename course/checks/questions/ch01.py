@@ -1,0 +1,113 @@
+"""Chapter 01 (tensors and data-flow graphs): shapes, creating tensors, matmul and tf.function tracing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from course.checks.core import Wrong, describe, expect_array, expect_number, question
+
+_SHAPES = [(), (3,), (3, 3), (2, 3, 1)]
+_NAMES = ["s (483)", "v ([1.1, 2.2, 3.3])", "m (3x3)", "t ([[[2],[4],[6]],[[8],[10],[12]]])"]
+
+
+def _as_shape(value: Any, name: str) -> tuple:
+    if hasattr(value, "as_list"):  # tf.TensorShape
+        value = value.as_list()
+    if hasattr(value, "shape") and not isinstance(value, (list, tuple)):
+        raise Wrong(f"{name} is {describe(value)}, the tensor itself.", hint="Pass its .shape, not the tensor.")
+    if isinstance(value, int):
+        return (value,)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(d, (int, np.integer)) for d in value):
+        raise Wrong(f"{name} is {describe(value)}; expected a shape such as (3,) or [2, 3].")
+    return tuple(int(d) for d in value)
+
+
+@question(
+    "01.shapes",
+    title="Shapes of the scalar, vector, matrix and 3-tensor",
+    hint="A shape lists the length of every axis; a scalar has no axes, so its shape is ().",
+)
+def _(answer: Any) -> str:
+    if not isinstance(answer, (list, tuple)) or len(answer) != 4:
+        raise Wrong(
+            f"The answer is {describe(answer)}; expected a list of 4 shapes [s, v, m, t].",
+            hint="Write [s.shape, v.shape, m.shape, t.shape] or the same shapes as tuples.",
+        )
+    for value, want, name in zip(answer, _SHAPES, _NAMES):
+        got = _as_shape(value, f"the shape of {name}")
+        if got != want:
+            hint = None
+            if want == () and got in {(1,), (0,)}:
+                hint = "A scalar has rank 0: its shape is the empty tuple ()."
+            elif want == (2, 3, 1) and got == (2, 3):
+                hint = "Every number is wrapped in its own list ([2], [4], ...), which adds a last axis of size 1."
+            elif len(got) != len(want):
+                hint = f"Count the levels of brackets: {name} has rank {len(want)}."
+            raise Wrong(f"The shape of {name} should not be {got}.", hint=hint)
+    return "Right: ranks 0, 1, 2 and 3."
+
+
+@question(
+    "01.linspace",
+    title="Three evenly spaced numbers from 10 to 12",
+    hint="tf.linspace(start, stop, num) includes both ends.",
+)
+def _(answer: Any) -> None:
+    array = expect_array(answer, name="your tensor")
+    if array.shape == (2,) and np.allclose(array, [10, 11]):
+        raise Wrong("This stops before 12: tf.range leaves out its end.", hint="Use tf.linspace(10.0, 12.0, 3), which includes both ends.")
+    expect_array(array, [10.0, 11.0, 12.0], dtype_kind="f", tol=1e-6, name="your tensor")
+
+
+@question(
+    "01.matmul",
+    title="Matrix product of [[3, 3]] and [[2], [2]]",
+    hint="tf.matmul multiplies matrices; the * operator multiplies element by element.",
+)
+def _(answer: Any) -> None:
+    array = expect_array(answer, name="the product")
+    if array.shape == (2, 2):
+        raise Wrong(
+            "The result is 2x2: that is the element-wise product with broadcasting (the * operator).",
+            hint="A (1, 2) matrix times a (2, 1) matrix is (1, 1): use tf.matmul(m1, m2) or m1 @ m2.",
+        )
+    if array.shape == (2, 1) or array.shape == (1, 2):
+        raise Wrong(f"The product has shape {array.shape}; expected (1, 1).", hint="Use tf.matmul(m1, m2), in that order.")
+    expect_array(array, [[12.0]], tol=1e-6, name="the product")
+
+
+@question(
+    "01.traced_ops",
+    title="Operation types in the graph traced from (a + b) * c",
+    hint="[op.type for op in concrete.graph.get_operations()] lists them.",
+)
+def _(answer: Any) -> str:
+    if callable(answer) or hasattr(answer, "graph"):
+        raise Wrong(f"The answer is {describe(answer)}.", hint="Pass the list of operation types (strings) from its graph.")
+    if not isinstance(answer, (list, tuple, set)) or not all(isinstance(t, str) for t in answer):
+        raise Wrong(f"The answer is {describe(answer)}; expected a list of operation type names (strings).")
+    types = Counter(answer)
+    if any("/" in t for t in types) or ("a" in types and "b" in types):
+        raise Wrong("These look like operation names, not types.", hint="Use op.type instead of op.name.")
+    missing = [t for t in ("AddV2", "Mul") if types[t] < 1]
+    if missing:
+        raise Wrong(f"The list has no {' or '.join(missing)} operation.", hint="Trace the function with (a + b) * c.")
+    if types["Placeholder"] != 3:
+        raise Wrong(
+            f"The graph should have 3 Placeholder operations (the inputs a, b and c), not {types['Placeholder']}.",
+            hint="Trace with tensor arguments (or a TensorSpec per input) so that each input becomes a placeholder.",
+        )
+    return "Right: each tensor input became a Placeholder, just like tf.placeholder in TensorFlow 1."
+
+
+@question(
+    "01.trace_count",
+    title="How many times was the function traced?",
+    hint="A new Python number traces again; a tensor of the same shape and dtype reuses the graph.",
+)
+def _(answer: Any) -> None:
+    value = expect_number(answer, 3, tol=0, name="the number of traces")
+    del value

@@ -1,0 +1,80 @@
+"""Chapter 02 (the MNIST data): one-hot encoding, argmax back, pixel statistics and per-class counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from course.checks.core import Wrong, call_student, expect_array, expect_number, question
+
+_LABELS = [3, 0, 9]
+
+
+@question(
+    "02.one_hot",
+    title="One-hot encode the labels 3, 0 and 9",
+    hint="One row per label, 10 columns (one per digit), a single 1 in the label's column.",
+)
+def _(answer: Any) -> None:
+    array = expect_array(answer, name="the one-hot array")
+    if array.shape == (10, 3):
+        raise Wrong("The array is 10x3: one column per label.", hint="Put one row per label: transpose it (.T).")
+    if array.ndim == 2 and array.shape[0] == 3 and array.shape[1] != 10:
+        raise Wrong(f"The rows have {array.shape[1]} columns; MNIST has 10 classes.", hint="Use depth=10 (or num_classes=10).")
+    expected = np.eye(10, dtype=np.float32)[_LABELS]
+    if array.shape == (3, 10) and np.array_equal(np.argmax(array, axis=1), [2, 9, 8]):
+        raise Wrong("Each 1 sits one column too early.", hint="Labels are already 0-based: digit 3 goes in column 3.")
+    expect_array(array, expected, shape=(3, 10), tol=1e-6, name="the one-hot array")
+
+
+@question(
+    "02.argmax",
+    title="Decode one-hot rows back to labels",
+    hint="The label is the column of the largest value in each row: argmax along axis 1.",
+)
+def _(answer: Any) -> None:
+    array = expect_array(answer, name="the labels")
+    if array.shape == (10,):
+        raise Wrong("You got 10 values: that is argmax down each column (axis 0).", hint="Take the argmax along axis=1, across each row.")
+    if array.shape == ():
+        raise Wrong("You got a single number: argmax over the whole flattened array.", hint="Pass axis=1.")
+    expect_array(array, [7, 2, 1, 0, 4], dtype_kind="iu", name="the labels")
+
+
+@question(
+    "02.pixel_mean",
+    title="Mean pixel value of the training images",
+    hint="np.mean(ds.train.images) over every pixel of every image; the images are already scaled to [0, 1].",
+)
+def _(answer: Any) -> str:
+    value = expect_number(answer, 0.131, tol=1e12, name="the mean pixel")  # only converts
+    if value > 1.0:
+        raise Wrong(
+            f"The mean is {value:.4g}, which is on the 0-255 scale.",
+            hint="The course loader already divides by 255: use ds.train.images as they are.",
+        )
+    expect_number(value, 0.131, tol=0.012, name="the mean pixel")
+    return "Right: most pixels are black (0), so the mean is small, about 0.13."
+
+
+@question(
+    "02.count_classes",
+    title="A function that counts the examples of each digit",
+    hint="np.bincount(labels, minlength=10) counts every digit, including those that never occur.",
+)
+def _(answer: Any) -> None:
+    labels = np.array([0, 1, 1, 9, 9, 9, 4], dtype=np.int64)
+    expected = np.bincount(labels, minlength=10)
+    result = call_student(answer, labels, name="count_classes")
+    counts = expect_array(result, name="count_classes(labels)")
+    if counts.shape == (4,):
+        raise Wrong(
+            "count_classes returned 4 counts for labels that use only 4 digits; digits that never occur are missing.",
+            hint="Always return 10 counts, e.g. np.bincount(labels, minlength=10).",
+        )
+    if counts.shape == (7,):
+        raise Wrong("count_classes returned one value per example, not one per digit.", hint="Count how often each digit occurs.")
+    expect_array(counts, expected, shape=(10,), tol=0, name="count_classes(labels)")
+    result = call_student(answer, labels[:3], name="count_classes")
+    expect_array(result, np.bincount(labels[:3], minlength=10), shape=(10,), tol=0, name="count_classes(labels[:3])")

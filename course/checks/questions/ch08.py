@@ -1,0 +1,103 @@
+"""Chapter 08 (TensorBoard): scoped operation names, the logged graph, and reading scalars back."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from course.checks.core import Wrong, call_student, describe, expect_array, question
+
+
+@question(
+    "08.scoped_name",
+    title="The full name of an op named 'product' inside name_scope('multiply')",
+    hint="A name scope prefixes the names of the operations created inside it, followed by a slash.",
+)
+def _(answer: Any) -> None:
+    if not isinstance(answer, str):
+        raise Wrong(f"A name is text, but the answer is {describe(answer)}.", hint="Write it in quotes.")
+    text = answer.strip()
+    if text == "multiply/product":
+        return None
+    if text == "product":
+        raise Wrong("'product' is the name you gave the operation; the scope adds to it.", hint="Put the scope name in front.")
+    if text.replace(".", "/").replace(":", "/").replace("\\", "/") == "multiply/product":
+        raise Wrong(f"{text!r} uses the wrong separator.", hint="Scopes are separated by a slash: scope/name.")
+    if text == "product/multiply":
+        raise Wrong("The parts are the wrong way round.", hint="The scope comes first, then the operation's own name.")
+    raise Wrong(f"{text!r} is not the name TensorFlow gives that operation.")
+
+
+@question(
+    "08.graph_nodes",
+    title="The graph read back from the event file keeps the name scopes",
+    hint="Collect [node.name for node in graph_def.node] from the graph you read back.",
+)
+def _(answer: Any) -> str:
+    if not isinstance(answer, (list, tuple, set)) or not all(isinstance(n, str) for n in answer):
+        raise Wrong(f"The answer is {describe(answer)}; expected a list of node names (strings).")
+    names = set(answer)
+    missing = [n for n in ("add/sum", "multiply/product") if n not in names]
+    if missing:
+        raise Wrong(
+            f"The graph has no node {', '.join(missing)}; it has {sorted(names)[:8]}.",
+            hint="Build the ops inside tf.name_scope('add') / tf.name_scope('multiply') with name='sum' / name='product'.",
+        )
+    return "Right: in TensorBoard's Graphs tab the scopes appear as boxes you can open."
+
+
+def _write_sample_log(folder: str) -> dict[str, list[tuple[int, float]]]:
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        import tensorflow as tf
+    logged = {"loss": [(0, 2.5), (1, 1.25), (2, 0.75), (5, 0.5)], "accuracy": [(0, 0.1), (1, 0.4), (2, 0.6), (5, 0.9)]}
+    writer = tf.summary.create_file_writer(folder)
+    with writer.as_default():
+        for (step, loss), (_, acc) in zip(logged["loss"], logged["accuracy"]):
+            tf.summary.scalar("loss", loss, step=step)
+            tf.summary.scalar("accuracy", acc, step=step)
+            tf.summary.histogram("weights", np.linspace(-1.0, 1.0, 20), step=step)
+    writer.flush()
+    writer.close()
+    return logged
+
+
+@question(
+    "08.read_scalars",
+    title="A function that reads one scalar tag back from a log folder",
+    hint="read_scalars(logdir, tag) should return [(step, value), ...] sorted by step, e.g. with EventAccumulator.",
+)
+def _(answer: Any) -> str:
+    if answer is not None and not callable(answer):
+        raise Wrong(f"The answer is {describe(answer)}.", hint="Pass the function itself: check('08.read_scalars', read_scalars).")
+    with tempfile.TemporaryDirectory(prefix="course-08-") as folder:
+        logged = _write_sample_log(folder)
+        for tag in ("loss", "accuracy"):
+            result = call_student(answer, folder, tag, timeout=60.0, name="read_scalars")
+            if result is None:
+                raise Wrong("read_scalars returned None.", hint="End the function with `return` and the list of (step, value) pairs.")
+            try:
+                rows = [tuple(row) for row in result]
+            except TypeError:
+                raise Wrong(
+                    f"read_scalars returned a list of single numbers ({describe(result)} of values), without steps.",
+                    hint="Return pairs: [(event.step, value), ...].",
+                ) from None
+            want = logged[tag]
+            if len(rows) == len(want) and all(len(r) == 1 for r in rows):
+                raise Wrong("read_scalars returned values without their steps.", hint="Return pairs: [(event.step, value), ...].")
+            if len(rows) != len(want):
+                raise Wrong(
+                    f"read_scalars(logdir, {tag!r}) returned {len(rows)} entries; the log has {len(want)} for that tag.",
+                    hint="Keep only the events whose tag matches (and skip the histogram).",
+                )
+            if any(len(r) != 2 for r in rows):
+                raise Wrong("Each entry should be a (step, value) pair.")
+            array = expect_array([[float(s), float(v)] for s, v in rows], name=f"read_scalars(logdir, {tag!r})")
+            if np.allclose(array[:, [1, 0]], want, atol=1e-5):
+                raise Wrong("The pairs are (value, step).", hint="Put the step first: (step, value).")
+            expect_array(array, want, tol=1e-5, name=f"read_scalars(logdir, {tag!r})")
+    return "Right: this is what TensorBoard does to draw the Scalars tab."

@@ -1,0 +1,45 @@
+"""Chapter 08 questions: a correct answer passes, typical wrong answers fail with a useful hint."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from course.checks import check
+
+
+def read_scalars(logdir, tag):
+    events = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
+    events.Reload()
+    return [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
+
+
+def test_scoped_name():
+    assert check("08.scoped_name", "multiply/product").passed
+    for answer, hint_part in [("product", "scope name in front"), ("multiply.product", "slash"), ("product/multiply", "scope comes first")]:
+        feedback = check("08.scoped_name", answer)
+        assert not feedback.passed and hint_part in feedback.hint
+    assert not check("08.scoped_name", 20).passed
+
+
+def test_graph_nodes():
+    assert check("08.graph_nodes", ["a", "b", "c", "add/sum", "multiply/product", "Identity"]).passed
+    unscoped = check("08.graph_nodes", ["a", "b", "c", "sum", "product"])
+    assert not unscoped.passed and "name_scope" in unscoped.hint
+
+
+def test_read_scalars_correct_function_passes():
+    assert check("08.read_scalars", read_scalars).passed
+
+
+def test_read_scalars_typical_mistakes():
+    values_only = check("08.read_scalars", lambda d, t: [v for _, v in read_scalars(d, t)])
+    assert not values_only.passed and "(event.step, value)" in values_only.hint
+    swapped = check("08.read_scalars", lambda d, t: [(v, s) for s, v in read_scalars(d, t)])
+    assert not swapped.passed and "step first" in swapped.hint
+    wrong_tag = check("08.read_scalars", lambda d, t: read_scalars(d, "loss"))
+    assert not wrong_tag.passed
+    nothing = check("08.read_scalars", lambda d, t: None)
+    assert not nothing.passed and "return" in nothing.hint
+    called = check("08.read_scalars", [(0, 1.0)])
+    assert not called.passed and "function itself" in called.hint

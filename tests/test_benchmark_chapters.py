@@ -1,0 +1,97 @@
+"""benchmarks/chapters.py: RESULT-line parsing, chapter selection, the table, and one real notebook run."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("chapters", ROOT / "benchmarks" / "chapters.py")
+chapters = importlib.util.module_from_spec(_spec)
+sys.modules["chapters"] = chapters  # dataclasses look their module up there
+_spec.loader.exec_module(chapters)
+
+
+def test_parse_result_lines_reads_well_formed_lines_only():
+    text = (
+        "epoch 1\n"
+        "RESULT chapter=04 metric=test_accuracy value=0.9231 data=MNIST subset of 10,000 digits\n"
+        "RESULT chapter=05 metric=final_cost value=abc data=x\n"   # not a number: skipped
+        "  RESULT chapter=03 metric=final_cost value=1e-3\n"       # no data part: allowed
+        "NO RESULT chapter=01 metric=x value=1\n"
+    )
+    found = chapters.parse_result_lines(text)
+    assert [(r.chapter, r.metric, r.value, r.data) for r in found] == [
+        ("04", "test_accuracy", 0.9231, "MNIST subset of 10,000 digits"),
+        ("03", "final_cost", 0.001, ""),
+    ]
+
+
+def test_parse_results_looks_at_stdout_and_plain_text_only():
+    nb = new_notebook(cells=[new_code_cell("x")])
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="RESULT chapter=01 metric=a value=1\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="RESULT chapter=01 metric=b value=2\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "RESULT chapter=01 metric=c value=3"}, execution_count=1),
+    ]
+    assert [r.metric for r in chapters.parse_results(nb)] == ["b", "c"]
+
+
+def test_chapter_run_prefers_its_own_chapter_and_tolerates_none():
+    run = chapters.ChapterRun("06", "06_cnn.ipynb", 1.0, [chapters.Result("06", "test_accuracy", 0.99), chapters.Result("04", "x", 1.0)])
+    assert run.result.metric == "test_accuracy"
+    assert chapters.ChapterRun("01", "01.ipynb", 1.0).result is None
+
+
+def test_find_notebooks(tmp_path):
+    for name in ("00_setup.ipynb", "03_linear.ipynb", "notes.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert [c for c, _ in chapters.find_notebooks(None, tmp_path)] == ["00", "03"]
+    assert [c for c, _ in chapters.find_notebooks(["3", "03", "00"], tmp_path)] == ["03", "00"]
+    with pytest.raises(ValueError, match="available: 00 03"):
+        chapters.find_notebooks(["07"], tmp_path)
+
+
+def test_format_table_shows_dash_for_missing_figures():
+    runs = [
+        chapters.ChapterRun("01", "01_tensors.ipynb", 12.3),
+        chapters.ChapterRun("04", "04_softmax.ipynb", 75.0, [chapters.Result("04", "test_accuracy", 0.92311, "MNIST")]),
+        chapters.ChapterRun("05", "05_nn.ipynb", 3.0, error="ValueError: boom"),
+    ]
+    lines = chapters.format_table(runs, "CPU only").splitlines()
+    assert lines[0].split("|")[1].strip() == "chapter"
+    assert "| 01 " in lines[2] and "| -" in lines[2]
+    assert "test_accuracy 0.9231" in lines[3] and "1m15s" in lines[3]
+    assert "FAILED: ValueError: boom" in lines[4]
+
+
+def test_main_runs_a_notebook_in_a_fresh_kernel(tmp_path, capsys):
+    nb = new_notebook(cells=[
+        new_code_cell("import os\nfast = os.environ.get('COURSE_FAST')"),
+        new_code_cell("print(f'RESULT chapter=07 metric=final_cost value=0.125 data=fast={fast}')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "07_demo.ipynb")
+    broken = new_notebook(cells=[new_code_cell("raise ValueError('boom')")])
+    nbformat.write(broken, tmp_path / "08_broken.ipynb")
+
+    code = chapters.main(["--notebooks", str(tmp_path), "--fast", "--json", str(tmp_path / "out.json"), "--keep", str(tmp_path / "kept")])
+    out = capsys.readouterr().out
+    assert code == 1  # one chapter failed
+    assert "final_cost 0.125" in out and "fast=1" in out
+    assert "FAILED: ValueError: boom" in out
+    assert (tmp_path / "kept" / "07_demo.ipynb").exists()
+    import json
+    payload = json.loads((tmp_path / "out.json").read_text())
+    assert payload["mode"] == "fast" and payload["chapters"][0]["result"]["value"] == 0.125
+
+
+def test_main_rejects_an_unknown_chapter(tmp_path, capsys):
+    (tmp_path / "00_setup.ipynb").write_text("{}")
+    assert chapters.main(["--notebooks", str(tmp_path), "--chapters", "42"]) == 2
+    assert "no notebook for chapter '42'" in capsys.readouterr().err
