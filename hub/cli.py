@@ -1,0 +1,140 @@
+"""`course hub ...`: start the hub and manage accounts. `register(subparsers)` adds the command group to
+the `course` CLI; `python -m hub.cli ...` runs the same commands on their own."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from hub.settings import SettingsError, load_settings
+
+
+def _settings():
+    try:
+        return load_settings(os.environ)
+    except SettingsError as exc:
+        raise SystemExit(f"course hub: {exc}") from None
+
+
+def _start(args: argparse.Namespace) -> int:
+    from hub.__main__ import main
+
+    return main(["--check"] if args.check else [])
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from hub import accounts
+    from hub.roster import RosterError, read_roster, write_passwords
+
+    settings = _settings()
+    try:
+        names = read_roster(Path(args.roster), reserved=set(settings.admin_users))
+    except RosterError as exc:
+        print(f"course hub: {exc}", file=sys.stderr)
+        return 2
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else settings.state_dir / f"roster-passwords-{stamp}.csv"
+    if out.exists():
+        print(f"course hub: {out}: already exists; choose another --out file", file=sys.stderr)
+        return 2
+    try:
+        db = accounts.open_db(settings)
+    except Exception as exc:  # noqa: BLE001 - e.g. no permission on the state folder
+        print(f"course hub: cannot open the hub database in {settings.state_dir}: "
+              f"{str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    created: list[tuple[str, str]] = []
+    skipped: list[str] = []
+    try:
+        for name in names:
+            password = accounts.generate_password()
+            if accounts.create_account(db, name, password, approved=True, one_time=True):
+                created.append((name, password))
+            else:
+                skipped.append(name)
+    finally:
+        db.close()
+    if created:
+        write_passwords(out, created)
+        print(f"Created {len(created)} approved account(s). One-time passwords: {out} "
+              "(mode 0600, readable only by you). Hand each student their line; they choose a new "
+              "password at first login.")
+    else:
+        print("No new accounts created.")
+    if skipped:
+        print(f"Already existed, left unchanged: {', '.join(skipped)}")
+    return 0
+
+
+def _users_set(args: argparse.Namespace) -> int:
+    from hub import accounts
+
+    settings = _settings()
+    db = accounts.open_db(settings)
+    approve = args.users_command == "approve"
+    try:
+        for name in args.names:
+            before = accounts.set_approval(db, name.lower(), approve)
+            state = "approved" if approve else "not approved"
+            print(f"{name}: {state}" + (" (unchanged)" if before == approve else ""))
+    except accounts.AccountsError as exc:
+        print(f"course hub: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    return 0
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    from hub import accounts
+
+    db = accounts.open_db(_settings())
+    try:
+        rows = accounts.list_accounts(db)
+    finally:
+        db.close()
+    for name, approved in rows:
+        print(f"{name:<26} {'approved' if approved else 'waiting for approval'}")
+    if not rows:
+        print("No accounts yet.")
+    return 0
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add `hub` (start, users add|approve|revoke|list) to a `course` CLI's subparsers."""
+    hub = subparsers.add_parser("hub", help="run the course hub and manage its accounts",
+                                description="Settings come from the environment; see .env.example.")
+    actions = hub.add_subparsers(dest="hub_command", metavar="ACTION")
+    actions.required = True
+    start = actions.add_parser("start", help="start the hub in the foreground (same as `python -m hub`)")
+    start.add_argument("--check", action="store_true", help="only validate the settings")
+    start.set_defaults(func=_start)
+    users = actions.add_parser("users", help="accounts: add from a roster, approve, revoke, list")
+    user_actions = users.add_subparsers(dest="users_command", metavar="ACTION")
+    user_actions.required = True
+    add = user_actions.add_parser("add", help="create approved accounts from a roster CSV")
+    add.add_argument("--from", dest="roster", required=True, metavar="ROSTER.csv",
+                     help="CSV with a header line and a `username` column")
+    add.add_argument("--out", metavar="FILE",
+                     help="where to write the one-time passwords (default: in the hub's state folder)")
+    add.set_defaults(func=_users_add)
+    for verb, text in (("approve", "approve sign-ups (sets the state; approving twice is harmless)"),
+                       ("revoke", "withdraw approval")):
+        cmd = user_actions.add_parser(verb, help=text)
+        cmd.add_argument("names", nargs="+", metavar="NAME")
+        cmd.set_defaults(func=_users_set)
+    user_actions.add_parser("list", help="accounts and whether they are approved").set_defaults(func=_users_list)
+    return hub
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["hub", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Hub configuration shared by both modes: network, database, secrets, accounts, roles, services and
+what every student's server gets. Mode-specific spawner set-up lives in `hub.local_spawner` and
+`hub.docker_spawner`.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from hub.secret_files import ensure_secrets
+from hub.settings import REPO_ROOT, Settings
+from hub.system_users import HUB_NAME_PATTERN
+
+HUB_DIR = Path(__file__).resolve().parent
+ADMIN_SCOPES = [  # JupyterHub 5's default admin role
+    "admin-ui", "admin:users", "admin:servers", "admin:services", "tokens", "admin:groups",
+    "list:services", "read:services", "read:hub", "proxy", "shutdown", "access:services",
+    "access:servers", "read:roles", "read:metrics", "shares",
+]
+# Without COURSE_HUB_ADMIN_ACCESS an admin can manage servers but not open them, share them,
+# or mint tokens for students.
+NO_STUDENT_ACCESS = {"access:servers", "shares", "tokens"}
+CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+TOOLS_SCOPES = ["list:users", "read:users", "admin:users", "admin:servers", "list:services",
+                "read:services", "read:hub"]
+
+
+def proxy_command() -> list[str]:
+    """configurable-http-proxy from the repository's node_modules (npm ci), else from PATH."""
+    local = REPO_ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
+    if local.exists():
+        return [str(local)]
+    return [shutil.which("configurable-http-proxy") or "configurable-http-proxy"]
+
+
+def instructor_roles(settings: Settings) -> list[dict]:
+    """Roles for the configured admins (instructors).
+
+    With COURSE_HUB_ADMIN_ACCESS on they get JupyterHub's full `admin` role. Otherwise (JupyterHub does
+    not let the admin role be narrowed) nobody has `admin`, and instructors get an `instructor` role with
+    the admin scopes except opening, sharing or minting tokens for students' servers.
+    """
+    names = sorted(settings.admin_users)
+    if settings.admin_access:
+        return [{"name": "admin", "users": names}]
+    scopes = [s for s in ADMIN_SCOPES if s not in NO_STUDENT_ACCESS]
+    return [{"name": "admin", "users": []},
+            {"name": "instructor", "description": "Course admin without access to students' servers",
+             "scopes": scopes, "users": names}]
+
+
+def server_prefix(spawner) -> str:
+    """The student's server URL prefix, such as /user/alice/ (under the hub's base URL)."""
+    server = getattr(spawner, "server", None)
+    return server.base_url if server is not None else spawner.user.url
+
+
+def tensorboard_proxy_url(spawner) -> str:
+    """TENSORBOARD_PROXY_URL for `%tensorboard`: its iframe goes through jupyter-server-proxy."""
+    return server_prefix(spawner) + "proxy/%PORT%/"
+
+
+def kernel_culling_args(settings: Settings) -> list[str]:
+    """Single-user server arguments that shut down idle kernels (a TF kernel holds ~0.6 GB)."""
+    if settings.kernel_idle_timeout <= 0:
+        return []
+    interval = max(10, min(300, settings.kernel_idle_timeout // 4))
+    return [f"--MappingKernelManager.cull_idle_timeout={settings.kernel_idle_timeout}",
+            f"--MappingKernelManager.cull_interval={interval}",
+            "--MappingKernelManager.cull_connected=True",
+            "--MappingKernelManager.cull_busy=False"]
+
+
+def services(settings: Settings, culler_token: str, tools_token: str) -> tuple[list[dict], list[dict]]:
+    """The hub services (idle culler, course tools) and their roles."""
+    found = [{"name": "course-tools", "api_token": tools_token,
+              "display": False, "info": {"description": "instructor tooling (CLI, benchmarks)"}}]
+    roles = [{"name": "course-tools", "scopes": TOOLS_SCOPES, "services": ["course-tools"]}]
+    if settings.idle_timeout > 0:
+        every = max(10, min(300, settings.idle_timeout // 4))
+        found.append({
+            "name": "idle-culler",
+            "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                        f"--timeout={settings.idle_timeout}", f"--cull-every={every}"],
+            "api_token": culler_token,
+        })
+        roles.append({"name": "idle-culler", "scopes": CULLER_SCOPES, "services": ["idle-culler"]})
+    return found, roles
+
+
+def configure_common(c, settings: Settings) -> None:
+    """Apply the configuration both modes share to the JupyterHub config object `c`."""
+    state = settings.state_dir
+    secrets = ensure_secrets(state)
+
+    c.JupyterHub.bind_url = settings.bind_url
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = settings.port + 2
+    c.JupyterHub.db_url = settings.db_url
+    c.JupyterHub.cookie_secret_file = str(secrets.cookie_secret_file)
+    c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+    c.JupyterHub.cleanup_servers = False  # a hub restart keeps students' servers running
+    c.JupyterHub.template_paths = [str(HUB_DIR / "templates")]
+
+    c.ConfigurableHTTPProxy.command = proxy_command()
+    c.ConfigurableHTTPProxy.auth_token = secrets.proxy_auth_token
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.port + 1}"
+    c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+
+    c.JupyterHub.authenticator_class = "hub.auth.CourseAuthenticator"
+    c.CourseAuthenticator.instructors = set(settings.admin_users)
+    c.Authenticator.allow_all = True  # NativeAuthenticator's approval is what gates logins
+    c.Authenticator.username_pattern = HUB_NAME_PATTERN
+    c.NativeAuthenticator.minimum_password_length = 8
+    c.NativeAuthenticator.check_common_password = True
+    c.NativeAuthenticator.allowed_failed_logins = settings.login_attempts
+    c.NativeAuthenticator.seconds_before_next_try = settings.lockout_seconds
+    c.NativeAuthenticator.open_signup = False
+    c.NativeAuthenticator.enable_signup = True
+
+    found, roles = services(settings, secrets.culler_token, secrets.tools_token)
+    c.JupyterHub.services = found
+    c.JupyterHub.load_roles = [*instructor_roles(settings), *roles]
+
+    c.Spawner.default_url = "/lab/tree/course"
+    # Generous: thirty students logging in at the start of a class share a few cores.
+    c.Spawner.start_timeout = 300
+    c.Spawner.http_timeout = 240
+    c.Spawner.args = kernel_culling_args(settings)
+    env = {
+        "TENSORBOARD_PROXY_URL": tensorboard_proxy_url,
+        "COURSE_GPU_MEMORY_GROWTH": "1",
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        "COURSE_DATA_DIR": str(settings.data_dir),
+    }
+    if settings.gpu_memory_limit_mb:
+        env["COURSE_GPU_MEMORY_LIMIT_MB"] = str(settings.gpu_memory_limit_mb)
+    c.Spawner.environment = env

@@ -1,0 +1,120 @@
+"""Course content for `~/course`: where nbgitpuller pulls from, and the local repository the hub builds.
+
+With COURSE_CONTENT_REPO unset, the hub keeps a git repository in its state folder that mirrors this
+checkout's `notebooks/` folder, committing a new version whenever the notebooks change. Every spawn pulls
+from it with nbgitpuller, whose merge rules keep a student's own edits (see `hub/launch.py`).
+"""
+from __future__ import annotations
+
+import fcntl
+import filecmp
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hub.settings import Settings
+
+LOCAL_BRANCH = "main"
+_IGNORED = {".ipynb_checkpoints", "__pycache__", ".DS_Store", ".git"}
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "course hub", "GIT_AUTHOR_EMAIL": "hub@course.invalid",
+    "GIT_COMMITTER_NAME": "course hub", "GIT_COMMITTER_EMAIL": "hub@course.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C",
+}
+
+
+@dataclass(frozen=True)
+class ContentSource:
+    """What nbgitpuller pulls: a git URL (or local path) and a branch."""
+
+    url: str
+    branch: str
+    local_repo: Path | None = None  # set when the hub builds the repository itself...
+    notebooks_dir: Path | None = None  # ...from this folder
+
+
+def local_repo_dir(settings: Settings) -> Path:
+    """The hub-built content repository inside the state folder."""
+    return settings.state_dir / "content"
+
+
+def content_source(settings: Settings) -> ContentSource:
+    """The instructor's COURSE_CONTENT_REPO, or the hub-built local repository."""
+    if settings.content_repo:
+        return ContentSource(settings.content_repo, settings.content_branch, None)
+    repo = local_repo_dir(settings)
+    return ContentSource(str(repo), LOCAL_BRANCH, repo, settings.notebooks_dir)
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, **_GIT_ENV, "HOME": str(repo)}
+    done = subprocess.run(["git", "-C", str(repo), *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _source_files(source: Path) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for root, dirs, names in os.walk(source):
+        dirs[:] = sorted(d for d in dirs if d not in _IGNORED)
+        for name in names:
+            if name in _IGNORED or name.endswith(".pyc"):
+                continue
+            path = Path(root) / name
+            if path.is_file():
+                files[path.relative_to(source).as_posix()] = path
+    return files
+
+
+def _mirror(source: Path, repo: Path) -> bool:
+    """Make the work tree of `repo` equal to `source`; True if anything changed."""
+    wanted = _source_files(source)
+    present = _source_files(repo)
+    changed = False
+    for rel, path in present.items():
+        if rel not in wanted:
+            path.unlink()
+            changed = True
+    for rel, src in wanted.items():
+        dst = repo / rel
+        if dst.is_file() and filecmp.cmp(src, dst, shallow=False):
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o644)
+        changed = True
+    for root, dirs, _ in os.walk(repo, topdown=False):
+        if Path(root) != repo and ".git" not in Path(root).relative_to(repo).parts and not os.listdir(root):
+            os.rmdir(root)
+    return changed
+
+
+def build_local_repo(repo: Path, source: Path) -> str | None:
+    """Mirror `source` into the git repository `repo`, committing when it changed.
+
+    Returns the new commit id, or None when the content was already up to date. Safe to call from
+    several processes at once (a file lock serialises them). The repository is world-readable so that
+    students' servers, running as their own users, can pull from it.
+    """
+    if not source.is_dir():
+        raise FileNotFoundError(f"course notebooks folder {source} does not exist")
+    repo.mkdir(parents=True, exist_ok=True)
+    os.chmod(repo, 0o755)
+    with open(repo.parent / ".content.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (repo / ".git").is_dir():
+            _git(repo, "init", "--quiet", "--initial-branch", LOCAL_BRANCH)
+            _git(repo, "config", "core.sharedRepository", "0644")
+        new_repo = not _git(repo, "rev-list", "--all", "--max-count=1").strip()
+        if not _mirror(source, repo) and not new_repo:
+            return None
+        _git(repo, "add", "--all")
+        if not new_repo and not _git(repo, "status", "--porcelain").strip():
+            return None
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        _git(repo, "commit", "--quiet", "--allow-empty", "-m", f"Course content as of {stamp}")
+        return _git(repo, "rev-parse", "HEAD").strip()

@@ -1,0 +1,153 @@
+"""Docker mode: one container per student through DockerSpawner, with the GPU policy applied.
+
+`configure_docker(c, settings)` is called by `hub/jupyterhub_config.py` when COURSE_HUB_MODE=docker.
+The hub runs in its own container (see docker/docker-compose.yml) on an internal Docker network; each
+student gets a container from the course image with their own home volume, the shared data volume
+mounted read-only, CPU and memory limits, and exactly the GPUs that `hub.gpu_policy` assigns.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dockerspawner import DockerSpawner
+from jupyterhub import orm
+
+from hub.gpu_policy import STATE_FILENAME, GpuAllocator, GpuAssignment, gpu_environment, server_key
+from hub.settings import Settings
+
+HUB_HOSTNAME = "jupyterhub"  # the hub's service name in docker/docker-compose.yml
+HOME = "/home/jovyan"  # NB_USER's home in Jupyter Docker Stacks images
+HOME_VOLUME = "course-home-{username}"  # one named volume per student ({username} is escaped by DockerSpawner)
+DATA_MOUNT = "/srv/data"  # where the shared read-only data volume appears in every container
+CONTENT_IN_IMAGE = "file:///srv/course-content"  # the notebooks baked into the image as a git repository
+CONTENT_IN_IMAGE_BRANCH = "main"
+_MEM = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)B?$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+
+
+class CourseDockerSpawner(DockerSpawner):
+    """DockerSpawner that also shows the GPU notice (e.g. "all GPUs are taken") while spawning."""
+
+    gpu_assignment: GpuAssignment | None = None
+
+    async def progress(self):
+        assignment = self.gpu_assignment
+        if assignment is not None and assignment.notice:
+            yield {"progress": 40, "message": assignment.notice}
+        async for event in super().progress():
+            yield event
+
+
+def memory_bytes(text: str) -> int:
+    """COURSE_MEM_LIMIT ("4G", "512M", "2048MB", "1.5G") in bytes, as Docker wants it."""
+    match = _MEM.match(text.strip())
+    if not match:
+        raise ValueError(f"COURSE_MEM_LIMIT={text!r} is not allowed: use a positive size such as 4G or 512M")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def device_requests(assignment: GpuAssignment) -> list[Any]:
+    """Docker device requests for `assignment`: explicit GPU ids, all GPUs, or none (CPU only)."""
+    from docker.types import DeviceRequest
+
+    if assignment.all_gpus:
+        return [DeviceRequest(driver="nvidia", count=-1, capabilities=[["gpu"]])]
+    if assignment.devices:
+        return [DeviceRequest(driver="nvidia", device_ids=list(assignment.devices), capabilities=[["gpu"]])]
+    return []
+
+
+def active_server_keys(db) -> set[str]:
+    """Keys of every server the hub counts as running or starting (it has a server row)."""
+    rows = db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None)).all()
+    return {server_key(row.user.name, row.name or "") for row in rows if row.user is not None}
+
+
+def container_environment(settings: Settings, inherited: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The environment every student container starts with (GPU variables are set per spawn).
+
+    `inherited` is what `hub.common` gave every spawner (TENSORBOARD_PROXY_URL, ...); paths of the
+    hub's machine are replaced by the container's: the data volume, and the content to pull into
+    ~/course (COURSE_CONTENT_REPO, else the notebooks baked into the image).
+    """
+    env: dict[str, Any] = dict(inherited or {})
+    env.update({
+        "COURSE_DATA_DIR": DATA_MOUNT,
+        "COURSE_CONTENT_URL": settings.content_repo or CONTENT_IN_IMAGE,
+        "COURSE_CONTENT_BRANCH": settings.content_branch if settings.content_repo else CONTENT_IN_IMAGE_BRANCH,
+    })
+    return env
+
+
+class GpuHooks:
+    """The pre-spawn and post-stop hooks that take and give back a server's GPUs."""
+
+    def __init__(self, allocator: GpuAllocator, memory_limit_mb: int | None):
+        self.allocator = allocator
+        self.memory_limit_mb = memory_limit_mb
+
+    def __deepcopy__(self, memo: dict) -> "GpuHooks":
+        # traitlets deep-copies config values into every spawner; all spawners must share one allocator.
+        return self
+
+    def pre_spawn(self, spawner: DockerSpawner) -> GpuAssignment:
+        key = server_key(spawner.user.name, spawner.name or "")
+        dropped = self.allocator.reconcile(active_server_keys(spawner.user.db) | {key})
+        if dropped:
+            spawner.log.info("GPU assignments dropped for servers no longer running: %s", ", ".join(dropped))
+        assignment = self.allocator.assign(key)
+        env = dict(spawner.environment)
+        for name in ("NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "COURSE_GPU_MEMORY_GROWTH",
+                     "TF_FORCE_GPU_ALLOW_GROWTH", "COURSE_GPU_MEMORY_LIMIT_MB", "COURSE_GPU_NOTICE"):
+            env.pop(name, None)
+        env.update(gpu_environment(assignment, self.memory_limit_mb))
+        spawner.environment = env
+        host_config = dict(spawner.extra_host_config) if isinstance(spawner.extra_host_config, dict) else {}
+        host_config.pop("device_requests", None)
+        requests = device_requests(assignment)
+        if requests:
+            host_config["device_requests"] = requests
+        spawner.extra_host_config = host_config
+        spawner.gpu_assignment = assignment
+        if assignment.notice:
+            spawner.log.warning("GPU for %s: none (%s)", key, assignment.notice)
+        else:
+            spawner.log.info("GPU for %s (%s policy): %s", key, assignment.policy, assignment.visible_devices)
+        return assignment
+
+    def post_stop(self, spawner: DockerSpawner) -> None:
+        key = server_key(spawner.user.name, spawner.name or "")
+        if self.allocator.release(key):
+            spawner.log.info("GPU released by %s", key)
+
+
+def configure_docker(c: Any, settings: Settings) -> GpuAllocator:
+    """Configure JupyterHub `c` for Docker mode; returns the GPU allocator the hooks use."""
+    allocator = GpuAllocator(settings.gpu_policy, settings.gpu_ids, settings.state_dir / STATE_FILENAME)
+    hooks = GpuHooks(allocator, settings.gpu_memory_limit_mb)
+
+    # The hub listens on all interfaces inside its container; students' containers reach it by name.
+    c.JupyterHub.hub_ip = "0.0.0.0"
+    c.JupyterHub.hub_connect_ip = HUB_HOSTNAME
+    c.JupyterHub.spawner_class = CourseDockerSpawner
+
+    spawner = c.DockerSpawner
+    spawner.image = settings.singleuser_image
+    spawner.allowed_images = [settings.singleuser_image]
+    spawner.network_name = settings.docker_network
+    spawner.use_internal_ip = True
+    spawner.remove = True
+    spawner.cmd = ["start-singleuser.py"]
+    spawner.notebook_dir = HOME
+    spawner.volumes = {HOME_VOLUME: HOME}
+    spawner.read_only_volumes = {settings.data_volume: DATA_MOUNT}
+    if settings.cpu_limit is not None:
+        spawner.cpu_limit = settings.cpu_limit
+    if settings.mem_limit is not None:
+        spawner.mem_limit = memory_bytes(settings.mem_limit)
+    inherited = c.Spawner.environment if "environment" in c.Spawner else {}
+    spawner.environment = container_environment(settings, inherited)
+    spawner.pre_spawn_hook = hooks.pre_spawn
+    spawner.post_stop_hook = hooks.post_stop
+    return allocator

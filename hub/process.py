@@ -1,0 +1,141 @@
+"""Run a throw-away hub in a subprocess (for the tests and the load benchmark).
+
+`TemporaryHub(root)` prepares notebooks, data and state under `root`, picks three free loopback ports and
+runs `python -m hub` there; `stop_all_servers()`, `stop()` and `remove_system_users()` clean up.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from hub.settings import REPO_ROOT
+
+
+def free_port_block() -> int:
+    """A port p with p, p+1 and p+2 free on 127.0.0.1 (proxy, proxy API, hub)."""
+    for _ in range(100):
+        port = random.randint(20000, 40000)
+        socks = []
+        try:
+            for p in (port, port + 1, port + 2):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no three free ports in 20000-40000")
+
+
+class TemporaryHub:
+    """`python -m hub` in a subprocess, with its state under `root`."""
+
+    def __init__(self, root: Path, admin_password: str, extra_env: dict[str, str] | None = None):
+        self.root = root
+        self.state = root / "state"
+        self.notebooks = root / "notebooks"
+        self.data = root / "data"
+        self.log_path = root / "hub.log"
+        self.port = free_port_block()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.admin_password = admin_password
+        self.proc: subprocess.Popen | None = None
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}
+        self.env.update({
+            "COURSE_HUB_BIND_URL": self.url.rstrip("/"),
+            "COURSE_HUB_STATE_DIR": str(self.state),
+            "COURSE_HUB_NOTEBOOKS_DIR": str(self.notebooks),
+            "COURSE_DATA_DIR": str(self.data),
+            "COURSE_HUB_ADMIN_PASSWORD": admin_password,
+            **(extra_env or {}),
+        })
+
+    def start(self, wait: float = 240.0) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "hub"], cwd=REPO_ROOT, env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(self.url + "hub/api/", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        raise RuntimeError(f"hub not up after {wait:.0f} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM the hub (it stops its proxy and services; servers keep running) and wait."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    @property
+    def tools_token(self) -> str:
+        return (self.state / "secrets" / "course_tools_token").read_text().strip()
+
+    def tools_api(self, method: str, path: str, **kw) -> requests.Response:
+        return requests.request(method, self.url + "hub/api/" + path,
+                                headers={"Authorization": f"token {self.tools_token}"}, timeout=60, **kw)
+
+    def stop_all_servers(self, wait: float = 120.0) -> None:
+        """Ask the hub to stop every server and wait until none is left."""
+        try:
+            users = self.tools_api("GET", "users").json()
+        except (requests.RequestException, ValueError):
+            return
+        for user in users:
+            if user.get("servers"):
+                self.tools_api("DELETE", f"users/{user['name']}/server")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not any(u.get("servers") for u in self.tools_api("GET", "users").json()):
+                return
+            time.sleep(1)
+
+    def remove_system_users(self) -> list[str]:
+        """Root mode: end the processes of, and delete, the system users whose homes are in this state."""
+        import psutil
+
+        homes = str(self.state / "homes") + os.sep
+        removed = []
+        for entry in pwd.getpwall():
+            if entry.pw_dir.startswith(homes) and entry.pw_name.startswith("course-"):
+                for proc in psutil.process_iter(["uids"]):
+                    if proc.info["uids"] and proc.info["uids"].real == entry.pw_uid:
+                        try:
+                            proc.kill()
+                        except psutil.NoSuchProcess:
+                            pass
+                subprocess.run(["userdel", entry.pw_name], capture_output=True)
+                removed.append(entry.pw_name)
+        return removed

@@ -1,0 +1,165 @@
+"""What `python -m hub` does before JupyterHub runs: state folder, secrets, content, data, first admin,
+and the start-up message."""
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hub import accounts
+from hub.content import build_local_repo, content_source
+from hub.secret_files import ensure_secrets
+from hub.settings import REPO_ROOT, Settings
+from hub.system_users import SYSTEM_PREFIX, running_as_root, runtime_paths, student_access_problems
+
+
+class StartupError(RuntimeError):
+    """The hub cannot start; the message is one line saying what to do."""
+
+
+@dataclass
+class Prepared:
+    """What preparation did, for the start-up message."""
+
+    settings: Settings
+    new_admins: list[accounts.NewAccount] = field(default_factory=list)
+    content_commit: str | None = None
+    as_root: bool = False
+
+
+def check_tools(settings: Settings) -> None:
+    """The programs the hub needs are installed."""
+    from hub.common import proxy_command
+
+    if settings.mode == "local" and not shutil.which(proxy_command()[0]):
+        raise StartupError("configurable-http-proxy not found: run `npm ci` in the repository "
+                           "(or `npm install -g configurable-http-proxy`)")
+    if not shutil.which("git"):
+        raise StartupError("git not found: install git (the course content is synced with it)")
+    if settings.mode == "local" and running_as_root():
+        blocked = student_access_problems([*runtime_paths(), REPO_ROOT / "hub" / "launch.py"])
+        if blocked:
+            first = blocked[0]
+            raise StartupError(
+                f"students' accounts cannot run this Python ({os.path.realpath(sys.executable)}): {first} is "
+                f"mode {os.stat(first).st_mode & 0o777:o} and other users cannot enter it. Install the course "
+                f"with a Python all users can run (e.g. under /opt or /usr/local), allow entering it with "
+                f"`chmod o+x {' '.join(map(str, blocked))}`, or run the hub as an ordinary user")
+
+
+def check_student_paths(settings: Settings) -> None:
+    """As root: students' accounts can reach their homes, the content repository and the shared data."""
+    if settings.mode != "local" or not running_as_root():
+        return
+    for what, path in (("COURSE_HUB_STATE_DIR", settings.state_dir), ("COURSE_HUB_HOMES_DIR", settings.homes_dir),
+                       ("COURSE_DATA_DIR", settings.data_dir)):
+        blocked = [p for p in student_access_problems([path]) if p != path]
+        if blocked:
+            raise StartupError(
+                f"{what}={path} is inside {blocked[0]}, which students' accounts cannot enter "
+                f"(mode {os.stat(blocked[0]).st_mode & 0o777:o}): choose a folder outside it, "
+                f"or allow entering with `chmod o+x {' '.join(map(str, blocked))}`")
+
+
+def prepare_state_dir(state: Path) -> None:
+    """Create the state folder: traversable (students reach their homes and the content) but not listable."""
+    state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o711)
+    for name in ("jupyterhub.sqlite",):
+        path = state / name
+        if path.exists():
+            os.chmod(path, 0o600)
+
+
+def make_read_only_for_students(folder: Path) -> None:
+    """Shared data: directories 0755 and files 0644 (0755 if executable), so only the owner can write."""
+    for root, dirs, files in os.walk(folder):
+        os.chmod(root, 0o755)
+        for name in files:
+            path = Path(root) / name
+            if path.is_symlink():
+                continue
+            mode = path.stat().st_mode
+            os.chmod(path, 0o755 if mode & 0o100 else 0o644)
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Everything before JupyterHub starts; idempotent."""
+    check_tools(settings)
+    prepare_state_dir(settings.state_dir)
+    ensure_secrets(settings.state_dir)
+    done = Prepared(settings, as_root=running_as_root())
+    source = content_source(settings)
+    if settings.mode == "local" and source.local_repo is not None:
+        try:
+            done.content_commit = build_local_repo(source.local_repo, source.notebooks_dir)
+        except (FileNotFoundError, RuntimeError) as exc:
+            raise StartupError(f"course content: {exc}") from None
+    if settings.mode == "local":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if done.as_root:
+            make_read_only_for_students(settings.data_dir)
+        settings.homes_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.homes_dir, 0o711)
+        check_student_paths(settings)
+    db = accounts.open_db(settings)
+    try:
+        done.new_admins = accounts.ensure_admins(db, settings)
+    finally:
+        db.close()
+    os.chmod(settings.state_dir / "jupyterhub.sqlite", 0o600)
+    return done
+
+
+def public_url(settings: Settings) -> str:
+    """Where to open the hub in a browser."""
+    parts = urlsplit(settings.bind_url)
+    host = parts.hostname or "127.0.0.1"
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return f"{parts.scheme}://{netloc}{settings.base_url}"
+
+
+def startup_message(done: Prepared) -> str:
+    """The text printed before JupyterHub starts (shows a generated password once)."""
+    s = done.settings
+    url = public_url(s)
+    lines = [f"Course hub ({s.mode} mode)", f"  Open:        {url}"]
+    first = s.admin_users[0]
+    shown = {a.username: a for a in done.new_admins}
+    for name in s.admin_users:
+        made = shown.get(name)
+        if made and made.password:
+            lines.append(f"  Admin login: {name} / {made.password}")
+            lines.append("               (generated and shown only this once: it is stored nowhere in plain text;"
+                         f" you will be asked to change it at first login)")
+        elif made:
+            lines.append(f"  Admin login: {name} with the password from COURSE_HUB_ADMIN_PASSWORD")
+        elif name == first:
+            lines.append(f"  Admin login: {name} with the password you set (lost it? set "
+                         "COURSE_HUB_ADMIN_PASSWORD and restart)")
+    lines.append(f"  Approve students who signed up: {url}hub/authorize")
+    lines.append(f"  Roster accounts:  course hub users add --from roster.csv")
+    if s.mode == "local":
+        if done.as_root:
+            lines.append(f"  Students:    each runs as their own system user ({SYSTEM_PREFIX}<name>), "
+                         f"private homes in {s.homes_dir}")
+        else:
+            me = getpass.getuser()
+            lines.append(f"  WARNING:     the hub is not running as root, so every student's server runs as {me!r}:")
+            lines.append(f"               students can read and change each other's files in {s.homes_dir}")
+            lines.append("               and the shared data. Start the hub as root for private accounts.")
+        lines.append(f"  Shared data: {s.data_dir} (COURSE_DATA_DIR)")
+    if done.content_commit:
+        lines.append("  Content:     new version of the notebooks committed for students")
+    lines.append(f"  State:       {s.state_dir}")
+    lines.append("  Stop with Ctrl-C; students' servers keep running and are picked up at the next start.")
+    return "\n".join(lines)

@@ -1,0 +1,116 @@
+"""Course content: the hub-built repository and nbgitpuller's rules, with real edits on real git repos."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from hub.content import build_local_repo, content_source
+from hub.launch import sync_content
+from hub.settings import load_settings
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def _notebook(text: str) -> str:
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": [f"# {text}\n"]},
+             {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": ["print(1)\n"]},
+             {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": ["print(2)\n"]}]
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
+
+
+def test_content_source_is_the_instructors_repo_or_the_local_one(tmp_path):
+    local = content_source(load_settings({"COURSE_HUB_STATE_DIR": str(tmp_path)}))
+    assert local.url == str(tmp_path / "content") and local.branch == "main" and local.local_repo
+    remote = content_source(load_settings({"COURSE_CONTENT_REPO": "https://example.org/c.git",
+                                           "COURSE_CONTENT_BRANCH": "spring"}))
+    assert (remote.url, remote.branch, remote.local_repo) == ("https://example.org/c.git", "spring", None)
+
+
+def test_local_repo_commits_only_when_the_notebooks_change(tmp_path: Path):
+    source, repo = tmp_path / "notebooks", tmp_path / "state" / "content"
+    source.mkdir()
+    (source / "00_setup.ipynb").write_text(_notebook("setup"))
+    (source / "img").mkdir()
+    (source / "img" / "a.png").write_bytes(b"png")
+    (source / ".ipynb_checkpoints").mkdir()
+    (source / ".ipynb_checkpoints" / "00_setup-checkpoint.ipynb").write_text("{}")
+    first = build_local_repo(repo, source)
+    assert first and _git(repo, "ls-files").split() == ["00_setup.ipynb", "img/a.png"]
+    assert build_local_repo(repo, source) is None  # unchanged: no new version
+    (source / "00_setup.ipynb").write_text(_notebook("setup v2"))
+    (source / "01_tensors.ipynb").write_text(_notebook("tensors"))
+    (source / "img" / "a.png").unlink()
+    second = build_local_repo(repo, source)
+    assert second and second != first
+    assert _git(repo, "ls-files").split() == ["00_setup.ipynb", "01_tensors.ipynb"]
+    assert "setup v2" in _git(repo, "show", "HEAD:00_setup.ipynb")
+    assert int(_git(repo, "rev-list", "--count", "HEAD")) == 2
+    assert not (repo / "img").exists()
+    assert oct(os.stat(repo).st_mode & 0o777) == oct(0o755)
+
+
+def test_nbgitpuller_rules_keep_student_edits(tmp_path: Path):
+    """New chapters appear, untouched files update, edits survive, deleted files return, clashes are renamed."""
+    source, repo, home = tmp_path / "notebooks", tmp_path / "content", tmp_path / "home"
+    source.mkdir()
+    for name in ("00_setup", "01_tensors", "02_mnist"):
+        (source / f"{name}.ipynb").write_text(_notebook(name))
+    build_local_repo(repo, source)
+    course = home / "course"
+    sync_content(str(repo), "main", course)
+    assert sorted(p.name for p in course.glob("*.ipynb")) == ["00_setup.ipynb", "01_tensors.ipynb",
+                                                               "02_mnist.ipynb"]
+    # the student edits chapter 01 (first cell), deletes 02, and makes a file named like a future chapter
+    mine = (course / "01_tensors.ipynb").read_text().replace("# 01_tensors", "# 01_tensors STUDENT NOTES")
+    (course / "01_tensors.ipynb").write_text(mine)
+    (course / "02_mnist.ipynb").unlink()
+    (course / "03_linear.ipynb").write_text("my own scratch notebook\n")
+    # the instructor updates 00 and 01 (another cell), and adds chapter 03
+    (source / "00_setup.ipynb").write_text(_notebook("00_setup").replace("print(1)", "print('v2')"))
+    (source / "01_tensors.ipynb").write_text(_notebook("01_tensors").replace("print(2)", "print('fixed')"))
+    (source / "03_linear.ipynb").write_text(_notebook("03_linear"))
+    assert build_local_repo(repo, source)
+    sync_content(str(repo), "main", course)
+    assert "print('v2')" in (course / "00_setup.ipynb").read_text()          # untouched file updated
+    updated_01 = (course / "01_tensors.ipynb").read_text()
+    assert "STUDENT NOTES" in updated_01 and "print('fixed')" in updated_01   # both kept
+    assert "# 02_mnist" in (course / "02_mnist.ipynb").read_text()            # deleted file back
+    assert "# 03_linear" in (course / "03_linear.ipynb").read_text()          # new chapter
+    renamed = [p for p in course.glob("03_linear__*.ipynb")]
+    assert len(renamed) == 1 and renamed[0].read_text() == "my own scratch notebook\n"
+
+
+def test_conflicting_edit_keeps_the_students_version(tmp_path: Path):
+    source, repo, course = tmp_path / "notebooks", tmp_path / "content", tmp_path / "home" / "course"
+    source.mkdir()
+    (source / "01.ipynb").write_text(_notebook("one"))
+    build_local_repo(repo, source)
+    sync_content(str(repo), "main", course)
+    (course / "01.ipynb").write_text(_notebook("one").replace("print(1)", "print('student')"))
+    (source / "01.ipynb").write_text(_notebook("one").replace("print(1)", "print('teacher')"))
+    build_local_repo(repo, source)
+    sync_content(str(repo), "main", course)
+    text = (course / "01.ipynb").read_text()
+    assert "print('student')" in text and "print('teacher')" not in text
+
+
+def test_a_folder_that_is_not_synced_is_left_alone(tmp_path: Path):
+    source, repo, course = tmp_path / "notebooks", tmp_path / "content", tmp_path / "course"
+    source.mkdir()
+    (source / "00.ipynb").write_text(_notebook("zero"))
+    build_local_repo(repo, source)
+    course.mkdir()
+    (course / "precious.txt").write_text("keep")
+    try:
+        sync_content(str(repo), "main", course)
+    except RuntimeError as exc:
+        assert "not a synced course folder" in str(exc)
+    else:
+        raise AssertionError("sync into a foreign folder should refuse")
+    assert (course / "precious.txt").read_text() == "keep"
