@@ -9,7 +9,7 @@ MODE=${1:-run}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-APT_PACKAGES=(git fonts-nanum dataset-fashion-mnist)
+APT_PACKAGES=(git fonts-nanum dataset-fashion-mnist python3-venv)
 EXTRAS=hub
 if [ "$MODE" = "--test" ]; then
   APT_PACKAGES+=(chromium)
@@ -33,7 +33,11 @@ if [ ! -x node_modules/.bin/configurable-http-proxy ] || [ ! -d node_modules/mni
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-PYTHON=${PYTHON:-python3}
+if [ -z "${PYTHON:-}" ]; then
+  # As root the hub runs each student as their own system user, and they must be able to run this Python:
+  # prefer the system's (a pyenv Python under /root is out of their reach).
+  if [ "$(id -u)" -eq 0 ] && [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
+fi
 if [ ! -x .venv/bin/python ]; then
   say "Creating the virtual environment .venv"
   "$PYTHON" -m venv .venv
