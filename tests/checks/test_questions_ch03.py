@@ -1,0 +1,102 @@
+"""Chapter 03 questions: a correct answer passes, typical wrong answers fail with a useful hint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course.checks import check
+
+
+@pytest.fixture(autouse=True)
+def progress_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
+
+
+X = np.array([1.0, 2.0, 3.0, 4.0])
+Y = np.array([6.0, 5.0, 7.0, 10.0])
+
+
+def test_cost_by_hand_accepts_the_right_cost():
+    assert check("03.cost_by_hand", 0.525).passed
+    assert check("03.cost_by_hand", np.float32(4.2 / 8)).passed
+    assert check("03.cost_by_hand", tf.constant(0.525)).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "part"),
+    [(1.05, "1/(2m)"), (4.2, "2m = 8"), (-0.525, "Square each error"), (1.0247, "root"), ("0.525", "quotes")],
+)
+def test_cost_by_hand_names_the_slip(answer, part):
+    feedback = check("03.cost_by_hand", answer)
+    assert not feedback.passed
+    assert part in (feedback.hint or "") + feedback.message
+
+
+def test_cost_by_hand_plain_wrong_number_fails():
+    feedback = check("03.cost_by_hand", 0.6)
+    assert not feedback.passed and "off by" in feedback.message
+
+
+def test_cost_function_numpy_and_tensorflow_versions_pass():
+    assert check("03.cost_function", lambda W, b, x, y: np.sum((W * x + b - y) ** 2) / (2 * len(x))).passed
+    assert check("03.cost_function", lambda W, b, x, y: tf.reduce_mean(tf.square(W * x + b - y)) / 2).passed
+
+
+def test_cost_function_wrong_versions_get_hints():
+    mse = check("03.cost_function", lambda W, b, x, y: np.mean((W * x + b - y) ** 2))
+    assert not mse.passed and "1/(2m)" in mse.hint
+    total = check("03.cost_function", lambda W, b, x, y: np.sum((W * x + b - y) ** 2))
+    assert not total.passed and "2m" in total.hint
+    globals_only = check("03.cost_function", lambda W, b, x, y: np.sum((W * X + b - Y) ** 2) / 8)
+    assert not globals_only.passed and "arguments x and y" in globals_only.hint
+    no_return = check("03.cost_function", lambda W, b, x, y: None)
+    assert not no_return.passed and "return" in no_return.hint
+    crash = check("03.cost_function", lambda W, b, x: 0.0)
+    assert not crash.passed and "TypeError" in crash.message
+    called = check("03.cost_function", 0.525)
+    assert not called.passed and "function" in called.message
+
+
+def test_gradient():
+    with tf.GradientTape() as tape:
+        W, b = tf.Variable(0.0), tf.Variable(0.0)
+        cost = tf.reduce_mean(tf.square(W * X.astype(np.float32) + b - Y.astype(np.float32))) / 2
+    assert check("03.gradient", tape.gradient(cost, [W, b])).passed
+    assert check("03.gradient", (-19.25, -7.0)).passed
+    flipped = check("03.gradient", (19.25, 7.0))
+    assert not flipped.passed and "negative" in flipped.hint
+    doubled = check("03.gradient", (-38.5, -14.0))
+    assert not doubled.passed and "cancels" in doubled.hint
+    swapped = check("03.gradient", (-7.0, -19.25))
+    assert not swapped.passed and "dJ/dW first" in swapped.hint
+    summed = check("03.gradient", (-77.0, -28.0))
+    assert not summed.passed and "m = 4" in summed.hint
+    assert not check("03.gradient", -19.25).passed
+
+
+def test_trained_params():
+    assert check("03.trained_params", (1.4016, 3.4953)).passed
+    assert check("03.trained_params", [tf.Variable(1.40), tf.Variable(3.50)]).passed
+    early = check("03.trained_params", (1.446, 3.365))
+    assert not early.passed and "more steps" in early.hint
+    swapped = check("03.trained_params", (3.5, 1.4))
+    assert not swapped.passed and "slope first" in swapped.hint
+    diverged = check("03.trained_params", (1e8, -3e7))
+    assert not diverged.passed and "learning rate" in diverged.hint
+    far = check("03.trained_params", (0.0, 0.0))
+    assert not far.passed and "minimum is 0.525" in far.message
+
+
+def test_standardize():
+    assert check("03.standardize", lambda x: (x - np.mean(x)) / np.std(x)).passed
+    assert check("03.standardize", lambda x: (x - tf.reduce_mean(x)) / tf.math.reduce_std(x)).passed
+    assert check("03.standardize", lambda x: (x - x.mean()) / x.std(ddof=1)).passed
+    minmax = check("03.standardize", lambda x: (x - x.min()) / (x.max() - x.min()))
+    assert not minmax.passed and "min-max" in minmax.message
+    centred = check("03.standardize", lambda x: x - x.mean())
+    assert not centred.passed and "standard deviation" in centred.hint
+    scaled = check("03.standardize", lambda x: x / x.std())
+    assert not scaled.passed and "mean first" in scaled.hint

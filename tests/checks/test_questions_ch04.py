@@ -1,0 +1,97 @@
+"""Chapter 04 questions: a correct answer passes, typical wrong answers fail with a useful hint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course.checks import check
+
+
+@pytest.fixture(autouse=True)
+def progress_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
+
+
+LOGITS = [2.0, 1.0, 0.1]
+
+
+def test_softmax_probs():
+    assert check("04.softmax_probs", tf.nn.softmax(LOGITS)).passed
+    assert check("04.softmax_probs", [0.659, 0.2424, 0.0986]).passed
+    assert check("04.softmax_probs", tf.nn.softmax([LOGITS])).passed  # a batch of one is fine
+    rounded = check("04.softmax_probs", [0.7, 0.2, 0.1])
+    assert not rounded.passed and "computed" in rounded.hint
+    no_exp = check("04.softmax_probs", np.array(LOGITS) / sum(LOGITS))
+    assert not no_exp.passed and "Exponentiate" in no_exp.hint
+    logs = check("04.softmax_probs", tf.nn.log_softmax(LOGITS))
+    assert not logs.passed and "log_softmax" in logs.hint
+    unnormalised = check("04.softmax_probs", np.exp(LOGITS))
+    assert not unnormalised.passed and "add up to 1" in unnormalised.message
+
+
+def _softmax(z):
+    z = np.asarray(z)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_softmax_fn():
+    assert check("04.softmax_fn", _softmax).passed
+    assert check("04.softmax_fn", lambda z: tf.nn.softmax(z, axis=-1)).passed
+    naive = check("04.softmax_fn", lambda z: np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True))
+    assert not naive.passed and "maximum" in naive.hint
+    wrong_axis = check("04.softmax_fn", lambda z: np.exp(z) / np.exp(z).sum(axis=0, keepdims=True))
+    assert not wrong_axis.passed and "axis=-1" in wrong_axis.hint
+    all_values = check("04.softmax_fn", lambda z: np.exp(z) / np.exp(z).sum())
+    assert not all_values.passed and "axis=-1" in all_values.hint
+    nothing = check("04.softmax_fn", lambda z: None)
+    assert not nothing.passed and "return" in nothing.hint
+
+
+def test_cross_entropy():
+    p = tf.nn.softmax(LOGITS)
+    assert check("04.cross_entropy", -tf.math.log(p[0])).passed
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    assert check("04.cross_entropy", loss(tf.constant([0]), tf.constant([LOGITS]))).passed
+    negative = check("04.cross_entropy", tf.math.log(p[0]))
+    assert not negative.passed and "minus" in negative.hint
+    bits = check("04.cross_entropy", -np.log2(0.659))
+    assert not bits.passed and "natural" in bits.hint
+    other_class = check("04.cross_entropy", -tf.math.log(p[1]))
+    assert not other_class.passed and "true class is 0" in other_class.hint
+
+
+def test_param_count():
+    model = tf.keras.Sequential([tf.keras.Input((784,)), tf.keras.layers.Dense(10)])
+    assert check("04.param_count", model.count_params()).passed
+    no_bias = check("04.param_count", 7840)
+    assert not no_bias.passed and "biases" in no_bias.hint
+    added = check("04.param_count", 794)
+    assert not added.passed and "784 × 10" in added.hint
+    assert not check("04.param_count", 7851).passed
+
+
+def test_updates_per_epoch():
+    assert check("04.updates_per_epoch", (1, 550, 55000)).passed
+    reversed_ = check("04.updates_per_epoch", (55000, 550, 1))
+    assert not reversed_.passed and "batch gradient descent first" in reversed_.hint
+    batch_size = check("04.updates_per_epoch", (1, 100, 55000))
+    assert not batch_size.passed and "55,000 examples / 100" in batch_size.hint
+    full = check("04.updates_per_epoch", (55000, 550, 55000))
+    assert not full.passed and "steps once" in full.hint
+
+
+def test_model_accuracy():
+    good = check("04.model_accuracy", 0.93)
+    assert good.passed and "92%" in good.message
+    subset = check("04.model_accuracy", np.float32(0.905))
+    assert subset.passed and "55,000" in subset.message
+    percent = check("04.model_accuracy", 90.5)
+    assert not percent.passed and "fraction" in percent.hint
+    chance = check("04.model_accuracy", 0.1)
+    assert not chance.passed and "argmax" in chance.hint
+    low = check("04.model_accuracy", 0.6)
+    assert not low.passed and "learning rate" in low.hint

@@ -1,0 +1,101 @@
+"""Chapter 05 questions: a correct answer passes, typical wrong answers fail with a useful hint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course.checks import check
+
+
+@pytest.fixture(autouse=True)
+def progress_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
+
+
+def test_xor():
+    assert check("05.xor", np.array([[0], [1], [1], [0]])).passed
+    assert check("05.xor", [0, 1, 1, 0]).passed
+    probabilities = check("05.xor", [0.1, 0.9, 0.8, 0.2])
+    assert not probabilities.passed and "Round" in probabilities.hint
+    flat = check("05.xor", [0.5, 0.5, 0.5, 0.5])
+    assert not flat.passed and "hidden layer" in flat.hint
+    linear = check("05.xor", [0, 1, 1, 1])
+    assert not linear.passed
+    three = check("05.xor", [0, 1, 1])
+    assert not three.passed and "all four" in three.hint
+
+
+def test_param_count():
+    model = tf.keras.Sequential([tf.keras.Input((1,)), tf.keras.layers.Dense(5), tf.keras.layers.Dense(3),
+                                 tf.keras.layers.Dense(1)])
+    assert check("05.param_count", model.count_params()).passed
+    weights_only = check("05.param_count", 23)
+    assert not weights_only.passed and "bias" in weights_only.hint
+    units = check("05.param_count", 10)
+    assert not units.passed and "connections" in units.hint
+
+
+def test_sigmoid_slope():
+    z = tf.linspace(-5.0, 5.0, 101)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        s = tf.sigmoid(z)
+    assert check("05.sigmoid_slope", tf.reduce_max(tape.gradient(s, z))).passed
+    value = check("05.sigmoid_slope", 0.5)
+    assert not value.passed and "slope" in value.hint
+    relu = check("05.sigmoid_slope", 1.0)
+    assert not relu.passed and "σ(z)·(1 − σ(z))" in relu.hint
+
+
+def test_vanishing_factor():
+    assert check("05.vanishing_factor", 0.25**10).passed
+    product = check("05.vanishing_factor", 2.5)
+    assert not product.passed and "0.25 ** 10" in product.hint
+    off_by_one = check("05.vanishing_factor", 0.25**9)
+    assert not off_by_one.passed and "ten factors" in off_by_one.hint.lower()
+    assert not check("05.vanishing_factor", 1e-3).passed
+
+
+def test_lecun_std():
+    assert check("05.lecun_std", np.sqrt(1 / 784)).passed
+    init = tf.keras.initializers.LecunNormal(seed=0)
+    assert check("05.lecun_std", 1 / 28).passed
+    assert init is not None
+    variance = check("05.lecun_std", 1 / 784)
+    assert not variance.passed and "square root" in variance.hint
+    he = check("05.lecun_std", np.sqrt(2 / 784))
+    assert not he.passed and "without the 2" in he.hint
+    glorot = check("05.lecun_std", np.sqrt(2 / (784 + 10)))
+    assert not glorot.passed and "fan_in only" in glorot.hint
+
+
+def test_dropout_scale():
+    layer = tf.keras.layers.Dropout(0.5, seed=0)
+    out = layer(tf.ones((1, 1000)), training=True).numpy()
+    assert check("05.dropout_scale", out.max()).passed
+    rate = check("05.dropout_scale", 0.5)
+    assert not rate.passed and "1 / (1 − 0.5)" in rate.hint
+    test_time = check("05.dropout_scale", 1.0)
+    assert not test_time.passed and "training" in test_time.hint
+
+
+def test_sine_fit():
+    assert check("05.sine_fit", (0.0105, 0.20)).passed
+    swapped = check("05.sine_fit", (0.20, 0.0105))
+    assert not swapped.passed and "(network, line)" in swapped.hint
+    undertrained = check("05.sine_fit", (0.09, 0.20))
+    assert not undertrained.passed and "more epochs" in undertrained.hint
+    not_a_line = check("05.sine_fit", (0.01, 0.02))
+    assert not not_a_line.passed
+    assert not check("05.sine_fit", 0.01).passed
+
+
+def test_takeoff_mae():
+    assert check("05.takeoff_mae", 12.5).passed
+    normalized = check("05.takeoff_mae", 0.08)
+    assert not normalized.passed and "normalization" in normalized.hint
+    poor = check("05.takeoff_mae", 120.0)
+    assert not poor.passed and "Normalize" in poor.hint
