@@ -337,3 +337,16 @@ def test_tensorflow_values_tensors_and_keras_models(questions):
     assert "largest difference is 2 at index (0, 0)" in fb.message
     fb = check("99.model", keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]))
     assert fb.status == FAILED and fb.message.startswith("model raised ValueError")
+
+
+def test_expect_whole_number_accepts_integral_values_and_explains_the_rest():
+    from course.checks.core import expect_whole_number
+
+    assert expect_whole_number(np.array([3.0]), name="n") == 3 and expect_whole_number(7) == 7
+    with pytest.raises(Wrong, match="n = 2.5 is not a whole number") as fraction:
+        expect_whole_number(2.5, name="n", hint="use //")
+    assert fraction.value.hint == "use //"
+    with pytest.raises(Wrong, match="is a bool"):
+        expect_whole_number(True, name="n")
+    with pytest.raises(Wrong, match="not answered|None"):
+        expect_whole_number(None, name="n")

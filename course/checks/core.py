@@ -294,6 +294,16 @@ def expect_number(answer: Any, expected: float, *, tol: float = 1e-6, rel: float
     return value
 
 
+def expect_whole_number(answer: Any, *, name: str = "answer", hint: str | None = None) -> int:
+    """A whole number (an int, an integral float or a one-element array); a bool or a fraction is feedback."""
+    if isinstance(answer, (bool, np.bool_)):
+        raise Wrong(f"{name} is a bool ({answer}); expected a whole number.")
+    value = expect_number(answer, 0, tol=float("inf"), name=name)
+    if value != int(value):
+        raise Wrong(f"{name} = {value:g} is not a whole number.", hint=hint)
+    return int(value)
+
+
 def _shape_text(shape: tuple) -> str:
     return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, expect_array, expect_number, question, to_array
+from course.checks.core import (Wrong, call_student, expect_array, expect_number, expect_whole_number, question,
+                                to_array)
 
 # The classic 5x5 binary image and 3x3 filter (the "convolved feature" example of the CNN intro tutorials).
 CLASSIC_IMAGE = np.array(
@@ -40,16 +41,11 @@ SIZE_CASES = [
 
 def _integer(answer: Any, name: str) -> int:
     """An answer that must be a whole number: accepts ints, integral floats and one-element arrays."""
-    if isinstance(answer, (bool, np.bool_)):
-        raise Wrong(f"{name} is a bool ({answer}); expected a whole number.")
-    value = expect_number(answer, 0, tol=float("inf"), name=name)
-    if value != int(value):
-        raise Wrong(
-            f"{name} = {value:g} is not a whole number.",
-            hint="A size counts positions, so it is a whole number. If (W - K + 2P) / S is not whole, "
-            "the filter does not fit evenly: frameworks drop the remainder (use //).",
-        )
-    return int(value)
+    return expect_whole_number(
+        answer, name=name,
+        hint="A size counts positions, so it is a whole number. If (W - K + 2P) / S is not whole, "
+        "the filter does not fit evenly: frameworks drop the remainder (use //).",
+    )
 
 
 @question(

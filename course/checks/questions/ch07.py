@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, describe, expect_array, expect_number, question, to_array
+from course.checks.core import (Wrong, call_student, describe, expect_array, expect_number, expect_whole_number,
+                                question, to_array)
 
 CHARS = ["h", "e", "l", "o"]
 HELL_ONE_HOT = np.eye(4)[[0, 1, 2, 2]]  # "hell" with h=0, e=1, l=2, o=3
@@ -24,10 +25,7 @@ POS_ACCURACY_FLOOR = 0.95
 
 
 def _count(answer: Any, name: str) -> int:
-    value = expect_number(answer, 0, tol=float("inf"), name=name)
-    if value != int(value):
-        raise Wrong(f"{name} = {value:g} is not a whole number.", hint="A parameter count is a whole number.")
-    return int(value)
+    return expect_whole_number(answer, name=name, hint="A parameter count is a whole number.")
 
 
 @question(
