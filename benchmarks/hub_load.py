@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     wall = 0.0
     try:
         t0 = time.monotonic()
-        hub.start()
+        try:
+            hub.start()
+        except RuntimeError as exc:
+            print(f"hub_load: the hub did not start: {exc}", file=sys.stderr)
+            return 1
         print(f"hub up in {time.monotonic() - t0:.1f} s at {hub.url} (state {root})", flush=True)
         admin = HubClient(hub.url, timeout=120)
         admin.login("admin", hub.admin_password)
