@@ -79,7 +79,7 @@ def _datasets() -> list[Finding]:
 
     findings = []
     by_name: dict[str, list] = {}
-    for item in survey():
+    for item in survey(first_only=True):
         by_name.setdefault(item.dataset, []).append(item)
     for name, items in by_name.items():
         present = [i for i in items if i.status != "missing"]

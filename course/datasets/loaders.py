@@ -94,25 +94,34 @@ class Finding:
     full: bool | None = None
 
 
-def survey(data_home: PathLike = None) -> list[Finding]:
-    """Every searched place for every dataset, with the files found and whether they verify."""
+def _inspect(spec: DatasetSpec, location: Location) -> Finding:
+    """What one searched place holds of one dataset, read and verified."""
+    found = find_files(spec, location.path / spec.name)
+    if found is None:
+        return Finding(spec.name, location, "missing")
+    try:
+        arrays = read_arrays(found)
+    except CourseDataError as exc:
+        return Finding(spec.name, location, "corrupt", str(exc))
+    counts = (len(arrays["y_train"]), len(arrays["y_test"]))
+    full = counts == spec.full_sizes
+    detail = f"{found.layout}: {counts[0]:,} train + {counts[1]:,} test" + ("" if full else " (subset)")
+    return Finding(spec.name, location, "verified" if found.verified else "unverified", detail, full)
+
+
+def survey(data_home: PathLike = None, *, first_only: bool = False) -> list[Finding]:
+    """Every searched place for every dataset, with the files found and whether they verify.
+
+    With ``first_only``, stop at the first place holding each dataset (the copy a loader would use),
+    so later copies are not read and verified for nothing.
+    """
     from .registry import DATASETS
 
     findings = []
     for spec in DATASETS.values():
         for location in search_locations(data_home):
-            found = find_files(spec, location.path / spec.name)
-            if found is None:
-                findings.append(Finding(spec.name, location, "missing"))
-                continue
-            try:
-                arrays = read_arrays(found)
-            except CourseDataError as exc:
-                findings.append(Finding(spec.name, location, "corrupt", str(exc)))
-                continue
-            counts = (len(arrays["y_train"]), len(arrays["y_test"]))
-            full = counts == spec.full_sizes
-            detail = f"{found.layout}: {counts[0]:,} train + {counts[1]:,} test" + ("" if full else " (subset)")
-            findings.append(Finding(spec.name, location, "verified" if found.verified else "unverified",
-                                    detail, full))
+            finding = _inspect(spec, location)
+            findings.append(finding)
+            if first_only and finding.status != "missing":
+                break
     return findings
