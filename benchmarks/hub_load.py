@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hub.client import HubClient  # noqa: E402
-from hub.process import TemporaryHub  # noqa: E402
+from testkit.hub_client import HubClient  # noqa: E402
+from testkit.temporary_hub import TemporaryHub  # noqa: E402
 
 CELL = "import numpy as np\nprint(int(np.arange(1_000_000).sum()))"
 EXPECTED = str(sum(range(1_000_000)))

@@ -1,31 +1,54 @@
-"""Settings the library reads from the environment, once, at the edge."""
+"""The library's settings, read from the environment through the registry in `course.settings`.
+
+Kernels never stop on a bad value: it gives one warning line naming the variable, and the default applies.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
-_TRUE = {"1", "true", "yes", "on"}
+from course import settings
+from course.settings import Setting
+
+_warned: set[str] = set()
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
+def read(setting: Setting) -> Any:
+    """The value of `setting` in this process's environment (the default, with a warning, if it is bad)."""
+    value, warning = setting.read_or_default(os.environ)
+    if warning and setting.name not in _warned:
+        _warned.add(setting.name)
+        print(f"course: {warning}", file=sys.stderr, flush=True)
+    return value
 
 
 def fast_mode() -> bool:
     """True when ``COURSE_FAST`` asks for the quick run (smaller data, fewer epochs)."""
-    return _flag("COURSE_FAST")
+    return read(settings.FAST)
 
 
 def strict_checks() -> bool:
     """True when ``COURSE_CHECKS_STRICT`` asks graded checks to raise on a wrong answer (CI)."""
-    return _flag("COURSE_CHECKS_STRICT")
+    return read(settings.CHECKS_STRICT)
+
+
+def offline() -> bool:
+    """True when ``COURSE_OFFLINE`` forbids download attempts."""
+    return read(settings.OFFLINE)
+
+
+def data_url() -> str:
+    """Where datasets are downloaded from (``COURSE_DATA_URL``), ending with '/'."""
+    url = read(settings.DATA_URL)
+    return url if url.endswith("/") else url + "/"
 
 
 def shared_data_dir() -> Path | None:
     """The shared dataset folder from ``COURSE_DATA_DIR``, or None when it is not set."""
-    value = os.environ.get("COURSE_DATA_DIR", "").strip()
-    return Path(value).expanduser() if value else None
+    return read(settings.DATA_DIR)
 
 
 def user_cache_dir() -> Path:
@@ -36,5 +59,4 @@ def user_cache_dir() -> Path:
 
 def progress_path() -> Path:
     """Where graded attempts are recorded: ``$COURSE_PROGRESS_FILE`` or ``~/.course/progress.json``."""
-    value = os.environ.get("COURSE_PROGRESS_FILE", "").strip()
-    return Path(value).expanduser() if value else Path.home() / ".course" / "progress.json"
+    return read(settings.PROGRESS_FILE)

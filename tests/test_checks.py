@@ -17,15 +17,6 @@ from course.checks.feedback import ERROR, FAILED, PASSED, UNANSWERED, UNKNOWN
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path, monkeypatch):
-    """Every test records into its own progress file, never ~/.course; strict mode off unless a test sets it."""
-    path = tmp_path / "home" / ".course" / "progress.json"
-    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(path))
-    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
-    return path
-
-
 @pytest.fixture
 def questions():
     """Test-only questions in chapter 99, removed afterwards."""

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 COURSE = [sys.executable, "-m", "course.cli"]
 

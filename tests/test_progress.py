@@ -14,14 +14,6 @@ import pytest
 from course.checks import check, progress, registry
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "home" / ".course" / "progress.json"
-    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(path))
-    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
-    return path
-
-
 def entries(path: Path) -> dict:
     return json.loads(path.read_text())["questions"]
 

@@ -9,12 +9,6 @@ import tensorflow as tf
 from course.checks import check
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "progress.json"))
-    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
-
-
 X = np.array([1.0, 2.0, 3.0, 4.0])
 Y = np.array([6.0, 5.0, 7.0, 10.0])
 

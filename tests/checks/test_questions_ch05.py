@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from course.checks import check
-
-
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "progress.json"))
-    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
 
 
 def test_xor():

@@ -10,12 +10,6 @@ from course.checks import check
 from course.checks.questions import ch06
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "progress.json"))
-    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
-
-
 def test_the_classic_examples_hold():
     """The constants the graders use are the classic figures, recomputed here."""
     img, k = ch06.CLASSIC_IMAGE, ch06.CLASSIC_FILTER

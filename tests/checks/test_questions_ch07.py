@@ -10,12 +10,6 @@ from course.checks import check
 from course.checks.questions import ch07
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(tmp_path / "progress.json"))
-    monkeypatch.delenv("COURSE_CHECKS_STRICT", raising=False)
-
-
 # --- 07.hello_prediction -----------------------------------------------------------------------------------
 
 

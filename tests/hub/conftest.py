@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.process import TemporaryHub
+from testkit.temporary_hub import TemporaryHub
 from hub.settings import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"

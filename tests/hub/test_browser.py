@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.client import HubClient
+from testkit.hub_client import HubClient
 from hub.settings import REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")

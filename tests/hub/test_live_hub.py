@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hub import accounts
-from hub.client import HubClient
+from testkit.hub_client import HubClient
 from hub.settings import load_settings
 
 CELL_ENV = """
