@@ -23,9 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -75,7 +76,7 @@ class ChapterRun:
 
 
 def parse_result_lines(text: str) -> list[Result]:
-    """Every well-formed ``RESULT ...`` line in ``text``; malformed ones (e.g. a value that is no number) are skipped."""
+    """Every well-formed ``RESULT ...`` line in ``text``; malformed ones (a value that is no number) are skipped."""
     found = []
     for raw in text.replace("\r", "\n").splitlines():
         match = RESULT_LINE.match(raw.strip())
@@ -138,8 +139,13 @@ def detect_device(python: str = sys.executable, timeout: float = 180.0) -> str:
     return f"{lines[-1]}; {cores}"
 
 
-def run_notebook(chapter: str, path: Path, *, timeout: int | None, kernel: str, keep: Path | None = None) -> ChapterRun:
-    """Execute ``path`` top to bottom in a fresh kernel (working directory: its folder) and collect its RESULT lines."""
+def run_notebook(chapter: str, path: Path, *, timeout: int | None, kernel: str, keep: Path | None = None,
+                 workdir: Path | None = None) -> ChapterRun:
+    """Execute ``path`` top to bottom in a fresh kernel and collect its RESULT lines.
+
+    The kernel works in ``workdir`` (default: a new temporary folder), never beside the notebook: what a
+    chapter writes (TensorBoard logs, checkpoints) must not land in notebooks/, which students receive.
+    """
     import nbformat
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbconvert.preprocessors import ExecutePreprocessor
@@ -147,9 +153,11 @@ def run_notebook(chapter: str, path: Path, *, timeout: int | None, kernel: str, 
     notebook = nbformat.read(path, as_version=4)
     processor = ExecutePreprocessor(timeout=timeout if timeout and timeout > 0 else None, kernel_name=kernel)
     error = None
+    scratch = tempfile.TemporaryDirectory(prefix=f"course-chapter-{chapter}-") if workdir is None else None
+    cwd = Path(scratch.name) if scratch is not None else workdir
     start = time.perf_counter()
     try:
-        processor.preprocess(notebook, {"metadata": {"path": str(path.parent)}})
+        processor.preprocess(notebook, {"metadata": {"path": str(cwd)}})
     except CellExecutionError as exc:
         error = _first_error_line(exc)
     except CellTimeoutError:
@@ -159,6 +167,8 @@ def run_notebook(chapter: str, path: Path, *, timeout: int | None, kernel: str, 
     except Exception as exc:  # a kernel that cannot start, a broken notebook file, ...
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     seconds = time.perf_counter() - start
+    if scratch is not None:
+        scratch.cleanup()
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, keep / path.name)

@@ -63,7 +63,8 @@ def main() -> int:
         print("No MNIST found: run `course data import` or `course data fetch` first.")
     else:
         home = str(mnist.folder.parent)
-        rows.append(("course load_mnist", f"{mnist.layout} in {mnist.folder}", *measure("course-mnist", home, args.repeats, env)))
+        times = measure("course-mnist", home, args.repeats, env)
+        rows.append(("course load_mnist", f"{mnist.layout} in {mnist.folder}", *times))
         if mnist.layout == "npz":
             rows.append(("keras mnist.load_data", "same mnist.npz",
                          *measure("keras-mnist", str(mnist.files["npz"]), args.repeats, env)))

@@ -82,13 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--json", action="store_true", help="print the summary as JSON")
     progress.set_defaults(func=_progress)
 
-    try:
-        from hub.cli import register as register_hub
-    except ImportError:
-        pass  # the hub tools are installed with the `hub` extra
-    else:
-        register_hub(commands)
+    _add_command_groups(commands)
     return parser
+
+
+def _add_command_groups(commands) -> None:
+    """Command groups that other parts of the project register (the hub's `course hub ...`), found through
+    the `course.commands` entry points so that the library never imports them itself."""
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group="course.commands"), key=lambda e: e.name):
+        try:
+            register = entry.load()
+        except ImportError:
+            continue  # that part is not installed here
+        register(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (CourseDataError, FileNotFoundError, ValueError, PermissionError) as exc:
         print(f"course: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        print(f"course: error: {exc.name or exc} is not installed here; this command needs the hub's install "
+              "(pip install '.[hub]')", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("course: interrupted", file=sys.stderr)

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from course.config import progress_path, user_cache_dir
+from course import settings
+from course.config import progress_path, read, user_cache_dir
 
 
 @dataclass
@@ -56,7 +57,7 @@ def _tensorflow() -> list[Finding]:
             tf.config.list_physical_devices("GPU")  # the CUDA probe logs here too
     except Exception as exc:  # an import failure is the finding itself
         return [Finding("TensorFlow", False, f"cannot import ({exc.__class__.__name__}: {exc}); "
-                        "install the course with `pip install -e .`")]
+                        "install the course with `pip install -e '.[library]'`")]
     return [Finding("TensorFlow", True, tf.__version__), Finding("Keras", True, keras.__version__)]
 
 
@@ -66,7 +67,7 @@ def _devices() -> Finding:
         gpus = gpu_info()
     except Exception as exc:
         return Finding("Devices", False, f"could not list devices ({exc})", required=False)
-    notice = os.environ.get("COURSE_GPU_NOTICE", "").strip()  # set by the hub when no GPU was free for you
+    notice = read(settings.GPU_NOTICE)  # set by the hub when no GPU was free for you
     if not gpus:
         detail = "CPU only: no GPU visible to TensorFlow (chapters run, slower)"
         return Finding("Devices", False, f"{detail}. {notice}" if notice else detail, required=False)

@@ -224,7 +224,8 @@ HUB_STATE_DIR = _define("COURSE_HUB_STATE_DIR", "", path,
 HUB_HOMES_DIR = _define("COURSE_HUB_HOMES_DIR", "", path,
                         "local mode: the folder holding each student's home (default <state dir>/homes)", ("hub",))
 HUB_NOTEBOOKS_DIR = _define("COURSE_HUB_NOTEBOOKS_DIR", "", path,
-                            "local mode: the notebooks folder the hub's content repository mirrors (default <repo>/notebooks)",
+                            "local mode: the notebooks folder the hub's content repository mirrors "
+                            "(default <repo>/notebooks)",
                             ("hub",))
 HUB_ADMIN_USERS = _define("COURSE_HUB_ADMIN_USERS", "admin", user_names,
                           "comma-separated hub admins (instructors)", ("hub",))
@@ -239,8 +240,9 @@ LOCKOUT_SECONDS = _define("COURSE_LOCKOUT_SECONDS", "600", whole(0),
 
 # Content and data
 CONTENT_REPO = _define("COURSE_CONTENT_REPO", "",
-                       text_matching(r"^(https?://|git@|ssh://|file://|/)\S+$",
-                                     "use a git URL (https://..., git@host:repo.git, file:///path) or an absolute path"),
+                       text_matching(r"^(https?://|git@|ssh://|file://|/).+$",
+                                     "use a git URL (https://..., git@host:repo.git, file:///path) "
+                                     "or an absolute path"),
                        "git repository pulled into ~/course at every server start (empty: the hub's own)",
                        ("hub", "server"))
 CONTENT_BRANCH = _define("COURSE_CONTENT_BRANCH", "main",

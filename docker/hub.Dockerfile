@@ -1,7 +1,9 @@
 # The course hub: JupyterHub 5.5.4 with DockerSpawner, configured by hub/jupyterhub_config.py.
 # Built from the repository root (docker compose build, or: docker build -f docker/hub.Dockerfile .).
 # Everything comes from this repository's own files: Python packages from pyproject.toml (the [docker]
-# extra) and configurable-http-proxy from package.json / package-lock.json.
+# extra: JupyterHub, NativeAuthenticator, DockerSpawner; no TensorFlow, no JupyterLab) and
+# configurable-http-proxy from package.json / package-lock.json. The hub's code is `hub/`, with the
+# settings registry from `course/settings.py`.
 FROM python:3.12-slim-trixie
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

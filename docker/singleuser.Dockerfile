@@ -12,12 +12,12 @@ RUN apt-get update --yes \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 
-# The course package with what a student's server needs ([lab] extra), from this repository's files,
+# The course package with what a student's server needs ([server] extra), from this repository's files,
 # and the GPU dashboard for JupyterLab.
 COPY --chown=${NB_UID}:${NB_GID} pyproject.toml README.md /tmp/course-src/
 COPY --chown=${NB_UID}:${NB_GID} course/ /tmp/course-src/course/
 USER ${NB_UID}
-RUN pip install --no-cache-dir "/tmp/course-src[lab]" "jupyterlab-nvdashboard==0.15.0" \
+RUN pip install --no-cache-dir "/tmp/course-src[server]" "jupyterlab-nvdashboard==0.15.0" \
  && rm -rf /tmp/course-src \
  && fix-permissions "${CONDA_DIR}" \
  && fix-permissions "/home/${NB_USER}"
@@ -30,15 +30,15 @@ USER ${NB_UID}
 RUN course data fetch --to /srv/data \
  && chmod -R a+rX /srv/data
 
-# Start-up pieces shared with the local mode: content sync (nbgitpuller), the kernel's GPU settings
-# and the server's configuration (TensorBoard through jupyter-server-proxy). COPY writes them as root.
-COPY hub/launch.py hub/kernel_startup.py /opt/course/
-COPY hub/singleuser/jupyter_server_config.py /opt/course/jupyter/
+# The student's side, the same folder local mode uses: content sync (nbgitpuller), the server's
+# configuration (TensorBoard through jupyter-server-proxy) and the kernels' GPU settings. COPY writes it
+# as root, so students cannot change it.
+COPY singleuser/ /opt/course/singleuser/
 COPY --chmod=0755 docker/before-notebook.d/10-course-content /usr/local/bin/before-notebook.d/
-ENV JUPYTER_CONFIG_PATH=/opt/course/jupyter \
-    PYTHONSTARTUP=/opt/course/kernel_startup.py \
+ENV JUPYTER_CONFIG_PATH=/opt/course/singleuser \
+    PYTHONSTARTUP=/opt/course/singleuser/kernel_startup.py \
     COURSE_DATA_DIR=/srv/data \
-    COURSE_CONTENT_URL=file:///srv/course-content \
+    COURSE_CONTENT_REPO=file:///srv/course-content \
     COURSE_CONTENT_BRANCH=main
 
 # The notebooks as a git repository: each start pulls them into ~/course (a student's edits are kept).

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         print(f"course hub: settings are valid ({settings.mode} mode, {settings.bind_url})")
         return 0
-    from hub.startup import StartupError, prepare, startup_message
+    from hub.prepare import StartupError, prepare, startup_message
 
     try:
         done = prepare(settings)

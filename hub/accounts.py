@@ -16,8 +16,9 @@ from nativeauthenticator.orm import UserInfo
 from sqlalchemy import Column, DateTime, Unicode
 from sqlalchemy.orm import Session
 
+from course.settings import HUB_NAME_HELP
 from hub.settings import Settings
-from hub.system_users import HUB_NAME_HELP, valid_hub_name
+from hub.system_users import valid_hub_name
 
 
 class OneTimePassword(Base):

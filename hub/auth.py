@@ -3,7 +3,7 @@
 Differences from NativeAuthenticator 1.3.0 (pinned, with JupyterHub 5.5.4):
 - approval and discarding are POST forms with XSRF that *set* a state; a GET never changes anything
   (the stock `/authorize/<name>` link toggles, so a double click or a prefetch revokes an approval);
-- user names follow `hub.system_users.HUB_NAME_PATTERN` (they become system user names);
+- user names follow `course.settings.HUB_NAME_PATTERN` (they become system user names);
 - admin names cannot be taken through the sign-up form (the hub creates those accounts itself);
 - a generated (one-time) password must be changed before a server starts;
 - a locked-out login is told so, and account rows are re-read so CLI changes apply at once.
@@ -15,13 +15,14 @@ import asyncio
 import bcrypt
 from jupyterhub.scopes import needs_scope
 from nativeauthenticator import NativeAuthenticator
-from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
 from nativeauthenticator.handlers import LocalBase, SignUpHandler
+from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
 from tornado import web
 from traitlets import Set, Unicode
 
+from course.settings import HUB_NAME_HELP
 from hub import accounts
-from hub.system_users import HUB_NAME_HELP, HUB_NAME_PATTERN, valid_hub_name
+from hub.system_users import valid_hub_name
 
 APPROVE, REVOKE = "approve", "revoke"
 
@@ -162,5 +163,3 @@ class CourseAuthenticator(NativeAuthenticator):
                     r"/authorize/([^/]*)": SetAuthorizationHandler, r"/discard/([^/]*)": DiscardHandler}
         return [(path, replaced.get(path, handler)) for path, handler in super().get_handlers(app)]
 
-
-USERNAME_PATTERN = HUB_NAME_PATTERN

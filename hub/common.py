@@ -8,9 +8,11 @@ import shutil
 import sys
 from pathlib import Path
 
+from course import settings as registry
+from course.settings import HUB_NAME_PATTERN
+from hub.gpu_policy import gpu_memory_environment
 from hub.secret_files import ensure_secrets
 from hub.settings import REPO_ROOT, Settings
-from hub.system_users import HUB_NAME_PATTERN
 
 HUB_DIR = Path(__file__).resolve().parent
 ADMIN_SCOPES = [  # JupyterHub 5's default admin role
@@ -128,12 +130,8 @@ def configure_common(c, settings: Settings) -> None:
     c.Spawner.start_timeout = 300
     c.Spawner.http_timeout = 240
     c.Spawner.args = kernel_culling_args(settings)
-    env = {
-        "TENSORBOARD_PROXY_URL": tensorboard_proxy_url,
-        "COURSE_GPU_MEMORY_GROWTH": "1",
-        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-        "COURSE_DATA_DIR": str(settings.data_dir),
+    c.Spawner.environment = {
+        registry.TENSORBOARD_PROXY_URL.name: tensorboard_proxy_url,
+        registry.DATA_DIR.name: str(settings.data_dir),
+        **gpu_memory_environment(settings.gpu_memory_limit_mb),
     }
-    if settings.gpu_memory_limit_mb:
-        env["COURSE_GPU_MEMORY_LIMIT_MB"] = str(settings.gpu_memory_limit_mb)
-    c.Spawner.environment = env

@@ -2,7 +2,10 @@
 
 With COURSE_CONTENT_REPO unset, the hub keeps a git repository in its state folder that mirrors this
 checkout's `notebooks/` folder, committing a new version whenever the notebooks change. Every spawn pulls
-from it with nbgitpuller, whose merge rules keep a student's own edits (see `hub/launch.py`).
+from it with nbgitpuller, whose merge rules keep a student's own edits (see `singleuser/server_command.py`).
+
+Course content is what git tracks: when the notebooks folder is in a git checkout, only its tracked files
+are mirrored, never what running a chapter leaves beside them (TensorBoard logs, checkpoints).
 """
 from __future__ import annotations
 
@@ -57,7 +60,28 @@ def _git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
-def _source_files(source: Path) -> dict[str, Path]:
+def _tracked_files(source: Path) -> dict[str, Path] | None:
+    """The files git tracks under `source`, or None when `source` is not in a git checkout."""
+    done = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(source), "ls-files", "-z", "--cached", "--", "."],
+                          env={**os.environ, **_GIT_ENV}, capture_output=True)
+    if done.returncode != 0:
+        return None
+    files = {}
+    for rel in sorted(filter(None, done.stdout.decode("utf-8", "surrogateescape").split("\0"))):
+        path = source / rel
+        if path.is_file() and not path.is_symlink():  # a tracked file deleted in the work tree is left out
+            files[rel] = path
+    return files
+
+
+def content_files(source: Path) -> dict[str, Path]:
+    """The course content in `source`, by relative path: git's tracked files when `source` is in a checkout,
+    otherwise every file but editor and cache leftovers (an instructor's plain folder is all content)."""
+    tracked = _tracked_files(source)
+    return tracked if tracked is not None else _folder_files(source)
+
+
+def _folder_files(source: Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for root, dirs, names in os.walk(source):
         dirs[:] = sorted(d for d in dirs if d not in _IGNORED)
@@ -72,8 +96,11 @@ def _source_files(source: Path) -> dict[str, Path]:
 
 def _mirror(source: Path, repo: Path) -> bool:
     """Make the work tree of `repo` equal to `source`; True if anything changed."""
-    wanted = _source_files(source)
-    present = _source_files(repo)
+    wanted = content_files(source)
+    if not wanted and _folder_files(source):
+        raise RuntimeError(f"{source} is in a git checkout but git tracks none of its files: `git add` and commit "
+                           "the notebooks (course content is what git tracks)")
+    present = _folder_files(repo)
     changed = False
     for rel, path in present.items():
         if rel not in wanted:
@@ -87,7 +114,7 @@ def _mirror(source: Path, repo: Path) -> bool:
         shutil.copyfile(src, dst)
         os.chmod(dst, 0o644)
         changed = True
-    for root, dirs, _ in os.walk(repo, topdown=False):
+    for root, _dirs, _files in os.walk(repo, topdown=False):
         if Path(root) != repo and ".git" not in Path(root).relative_to(repo).parts and not os.listdir(root):
             os.rmdir(root)
     return changed

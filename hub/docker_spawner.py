@@ -7,13 +7,13 @@ mounted read-only, CPU and memory limits, and exactly the GPUs that `hub.gpu_pol
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from dockerspawner import DockerSpawner
 from jupyterhub import orm
 
-from hub.gpu_policy import STATE_FILENAME, GpuAllocator, GpuAssignment, gpu_environment, server_key
+from course import settings as registry
+from hub.gpu_policy import GPU_VARIABLES, STATE_FILENAME, GpuAllocator, GpuAssignment, gpu_environment, server_key
 from hub.settings import Settings
 
 HUB_HOSTNAME = "jupyterhub"  # the hub's service name in docker/docker-compose.yml
@@ -22,8 +22,6 @@ HOME_VOLUME = "course-home-{username}"  # one named volume per student ({usernam
 DATA_MOUNT = "/srv/data"  # where the shared read-only data volume appears in every container
 CONTENT_IN_IMAGE = "file:///srv/course-content"  # the notebooks baked into the image as a git repository
 CONTENT_IN_IMAGE_BRANCH = "main"
-_MEM = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)B?$", re.IGNORECASE)
-_UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
 
 
 class CourseDockerSpawner(DockerSpawner):
@@ -37,14 +35,6 @@ class CourseDockerSpawner(DockerSpawner):
             yield {"progress": 40, "message": assignment.notice}
         async for event in super().progress():
             yield event
-
-
-def memory_bytes(text: str) -> int:
-    """COURSE_MEM_LIMIT ("4G", "512M", "2048MB", "1.5G") in bytes, as Docker wants it."""
-    match = _MEM.match(text.strip())
-    if not match:
-        raise ValueError(f"COURSE_MEM_LIMIT={text!r} is not allowed: use a positive size such as 4G or 512M")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def device_requests(assignment: GpuAssignment) -> list[Any]:
@@ -73,9 +63,9 @@ def container_environment(settings: Settings, inherited: dict[str, Any] | None =
     """
     env: dict[str, Any] = dict(inherited or {})
     env.update({
-        "COURSE_DATA_DIR": DATA_MOUNT,
-        "COURSE_CONTENT_URL": settings.content_repo or CONTENT_IN_IMAGE,
-        "COURSE_CONTENT_BRANCH": settings.content_branch if settings.content_repo else CONTENT_IN_IMAGE_BRANCH,
+        registry.DATA_DIR.name: DATA_MOUNT,
+        registry.CONTENT_REPO.name: settings.content_repo or CONTENT_IN_IMAGE,
+        registry.CONTENT_BRANCH.name: settings.content_branch if settings.content_repo else CONTENT_IN_IMAGE_BRANCH,
     })
     return env
 
@@ -87,7 +77,7 @@ class GpuHooks:
         self.allocator = allocator
         self.memory_limit_mb = memory_limit_mb
 
-    def __deepcopy__(self, memo: dict) -> "GpuHooks":
+    def __deepcopy__(self, memo: dict) -> GpuHooks:
         # traitlets deep-copies config values into every spawner; all spawners must share one allocator.
         return self
 
@@ -98,8 +88,7 @@ class GpuHooks:
             spawner.log.info("GPU assignments dropped for servers no longer running: %s", ", ".join(dropped))
         assignment = self.allocator.assign(key)
         env = dict(spawner.environment)
-        for name in ("NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "COURSE_GPU_MEMORY_GROWTH",
-                     "TF_FORCE_GPU_ALLOW_GROWTH", "COURSE_GPU_MEMORY_LIMIT_MB", "COURSE_GPU_NOTICE"):
+        for name in GPU_VARIABLES:
             env.pop(name, None)
         env.update(gpu_environment(assignment, self.memory_limit_mb))
         spawner.environment = env
@@ -144,8 +133,8 @@ def configure_docker(c: Any, settings: Settings) -> GpuAllocator:
     spawner.read_only_volumes = {settings.data_volume: DATA_MOUNT}
     if settings.cpu_limit is not None:
         spawner.cpu_limit = settings.cpu_limit
-    if settings.mem_limit is not None:
-        spawner.mem_limit = memory_bytes(settings.mem_limit)
+    if settings.mem_limit_bytes is not None:
+        spawner.mem_limit = settings.mem_limit_bytes
     inherited = c.Spawner.environment if "environment" in c.Spawner else {}
     spawner.environment = container_environment(settings, inherited)
     spawner.pre_spawn_hook = hooks.pre_spawn

@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
-POLICIES = ("none", "shared", "spread", "exclusive")
+from course import settings
+from course.settings import GPU_POLICIES, HIDDEN_DEVICES
+
 STATE_FILENAME = "gpu-assignments.json"
-HIDDEN_DEVICES = "void"  # NVIDIA_VISIBLE_DEVICES value that hides every GPU from a container
 
 
 class GpuPolicyError(ValueError):
@@ -51,8 +52,9 @@ class GpuAssignment:
 
 def check_gpu_settings(policy: str, gpu_ids: Sequence[str]) -> None:
     """Raise GpuPolicyError (one line) if `policy` cannot work with `gpu_ids`."""
-    if policy not in POLICIES:
-        raise GpuPolicyError(f"COURSE_GPU_POLICY={policy!r} is not allowed: use one of " + ", ".join(POLICIES))
+    if policy not in GPU_POLICIES:
+        raise GpuPolicyError(f"{settings.GPU_POLICY.name}={policy!r} is not allowed: use one of "
+                             + ", ".join(GPU_POLICIES))
     if policy in ("spread", "exclusive") and not gpu_ids:
         raise GpuPolicyError(f"COURSE_GPU_POLICY={policy} needs COURSE_GPU_IDS, the GPUs to hand out "
                              "(for example 0,1; `nvidia-smi -L` lists them)")
@@ -182,17 +184,28 @@ def gpu_environment(assignment: GpuAssignment, memory_limit_mb: int | None = Non
     grows its memory as needed instead of taking the whole card, and the optional per-student cap
     travels in COURSE_GPU_MEMORY_LIMIT_MB for `course.gpu.configure_from_env()` in each kernel.
     """
-    env = {"NVIDIA_VISIBLE_DEVICES": assignment.visible_devices, "COURSE_GPU_POLICY": assignment.policy}
+    env = {settings.NVIDIA_VISIBLE_DEVICES.name: assignment.visible_devices}
     if assignment.cpu_only:
-        env["CUDA_VISIBLE_DEVICES"] = ""
+        env[settings.CUDA_VISIBLE_DEVICES.name] = ""
     else:
-        env["COURSE_GPU_MEMORY_GROWTH"] = "1"
-        env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
-        if memory_limit_mb:
-            env["COURSE_GPU_MEMORY_LIMIT_MB"] = str(memory_limit_mb)
+        env.update(gpu_memory_environment(memory_limit_mb))
     if assignment.notice:
-        env["COURSE_GPU_NOTICE"] = assignment.notice
+        env[settings.GPU_NOTICE.name] = assignment.notice
     return env
+
+
+def gpu_memory_environment(memory_limit_mb: int | None) -> dict[str, str]:
+    """What every kernel with a GPU gets: TensorFlow grows its memory as needed, under the optional cap."""
+    env = {settings.GPU_MEMORY_GROWTH.name: "1", settings.TF_FORCE_GPU_ALLOW_GROWTH.name: "true"}
+    if memory_limit_mb:
+        env[settings.GPU_MEMORY_LIMIT_MB.name] = str(memory_limit_mb)
+    return env
+
+
+# Every variable gpu_environment may set: a spawner clears them before applying a new assignment.
+GPU_VARIABLES = tuple(s.name for s in (settings.NVIDIA_VISIBLE_DEVICES, settings.CUDA_VISIBLE_DEVICES,
+                                       settings.GPU_MEMORY_GROWTH, settings.TF_FORCE_GPU_ALLOW_GROWTH,
+                                       settings.GPU_MEMORY_LIMIT_MB, settings.GPU_NOTICE))
 
 
 def server_key(username: str, server_name: str = "") -> str:

@@ -2,8 +2,8 @@
 
 As root, the server runs as the student's own system user (`course-<name>`, created on first spawn) in a
 private home; as an ordinary user, every server runs as that user in its own home folder. Before each
-start the hub refreshes its content repository; the server's launcher (`hub/launch.py`, running as the
-student) then pulls it into `~/course` with nbgitpuller.
+start the hub refreshes its content repository; the server's command (`singleuser/server_command.py`,
+running as the student) then pulls it into `~/course` with nbgitpuller.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Unicode
 
-from hub.common import HUB_DIR
+import singleuser
+from course import settings as registry
 from hub.content import build_local_repo, content_source
 from hub.settings import Settings
 from hub.system_users import ensure_shared_home, ensure_system_user, home_dir, running_as_root, system_username
@@ -67,9 +68,9 @@ class CourseLocalSpawner(LocalProcessSpawner):
 
 
 def singleuser_command() -> list[str]:
-    """The launcher (content sync as the student), then jupyterhub-singleuser from this environment."""
+    """The server's command (content sync as the student), then jupyterhub-singleuser from this environment."""
     bindir = Path(sys.executable).parent
-    return [sys.executable, str(HUB_DIR / "launch.py"), "--", str(bindir / "jupyterhub-singleuser")]
+    return [sys.executable, str(singleuser.SERVER_COMMAND), "--", str(bindir / "jupyterhub-singleuser")]
 
 
 def configure_local(c, settings: Settings) -> None:
@@ -85,10 +86,10 @@ def configure_local(c, settings: Settings) -> None:
     env = dict(c.Spawner.environment)
     env.update({
         "PATH": os.pathsep.join([bindir, "/usr/local/bin", "/usr/bin", "/bin"]),
-        "PYTHONSTARTUP": str(HUB_DIR / "kernel_startup.py"),
-        "JUPYTER_CONFIG_PATH": str(HUB_DIR / "singleuser"),
-        "COURSE_CONTENT_URL": source.url,
-        "COURSE_CONTENT_BRANCH": source.branch,
+        "PYTHONSTARTUP": str(singleuser.KERNEL_STARTUP),
+        "JUPYTER_CONFIG_PATH": str(singleuser.FOLDER),
+        registry.CONTENT_REPO.name: source.url,
+        registry.CONTENT_BRANCH.name: source.branch,
         "LANG": os.environ.get("LANG") or "C.UTF-8",
     })
     c.Spawner.environment = env

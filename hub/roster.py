@@ -5,7 +5,8 @@ import csv
 import os
 from pathlib import Path
 
-from hub.system_users import HUB_NAME_HELP, valid_hub_name
+from course.settings import HUB_ADMIN_USERS, HUB_NAME_HELP
+from hub.system_users import valid_hub_name
 
 
 class RosterError(ValueError):
@@ -43,7 +44,7 @@ def read_roster(path: Path, reserved: set[str] = frozenset()) -> list[str]:
             raise RosterError(f"{path}: line {number}: {raw!r} is not a valid user name: {HUB_NAME_HELP}")
         if name in reserved:
             raise RosterError(f"{path}: line {number}: {name!r} is an admin name; admins are set with "
-                              "COURSE_HUB_ADMIN_USERS")
+                              f"{HUB_ADMIN_USERS.name}")
         if name in seen:
             raise RosterError(f"{path}: line {number}: {name!r} is already on line {seen[name]}")
         seen[name] = number

@@ -14,10 +14,8 @@ import threading
 import time
 from pathlib import Path
 
-# Hub user names the authenticator accepts; the same pattern keeps system names valid and unambiguous.
-HUB_NAME_PATTERN = r"^[a-z][a-z0-9._-]{0,23}$"
-HUB_NAME_HELP = ("a user name starts with a lowercase letter and has at most 24 lowercase letters, "
-                 "digits, '.', '_' or '-'")
+from course.settings import HUB_NAME_HELP, HUB_NAME_PATTERN  # one pattern for sign-up, admins and system names
+
 SYSTEM_PREFIX = "course-"
 _HUB_NAME = re.compile(HUB_NAME_PATTERN)
 _useradd_lock = threading.Lock()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the course needs on a Debian machine with Python 3 and Node.js, idempotently:
-#   scripts/setup.sh          system packages, npm packages, .venv with the hub extras, datasets in var/data
+#   scripts/setup.sh          system packages, npm packages, .venv for local mode (the hub and the students'
+#                             servers: the [local] extras), datasets in var/data
 #   scripts/setup.sh --test   the same plus what the tests need (Chromium, test extras)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ MODE=${1:-run}
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 APT_PACKAGES=(git fonts-nanum dataset-fashion-mnist python3-venv)
-EXTRAS=hub
+EXTRAS=local
 if [ "$MODE" = "--test" ]; then
   APT_PACKAGES+=(chromium)
   EXTRAS=test

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Debian packages, npm packages, the .venv with the test extras, datasets),
-# then runs every test: the library, the hub on loopback with a real browser, the Docker mode's static gate,
-# and every notebook under nbval in fast mode. Extra arguments go to pytest (e.g. `-k datasets`).
+# then lints (ruff) and runs every test tier: the library, the hub on loopback with a real browser, the
+# Docker mode's static gate, and every notebook under nbval in fast mode. A tier that cannot run fails the
+# run (--require-all-tiers) instead of being skipped. Extra arguments go to pytest (e.g. `-k datasets`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -10,4 +11,21 @@ export COURSE_DATA_DIR="${COURSE_DATA_DIR:-$PWD/var/data}"
 export COURSE_FAST=1 COURSE_CHECKS_STRICT=1 TF_CPP_MIN_LOG_LEVEL=2 PYTHONUNBUFFERED=1
 export COURSE_PROGRESS_FILE="${COURSE_PROGRESS_FILE:-$PWD/var/test-progress.json}"
 mkdir -p test-artifacts
-exec .venv/bin/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=300 "$@"
+
+printf '\033[1m==> %s\033[0m\n' "ruff check"
+.venv/bin/ruff check .
+
+# The chapters run from a fresh copy of what git tracks: what they write (logs, checkpoints) stays out of
+# notebooks/, which is what every student receives.
+NOTEBOOK_RUN=var/test-notebooks
+rm -rf "$NOTEBOOK_RUN" && mkdir -p "$NOTEBOOK_RUN"
+if git ls-files --error-unmatch notebooks >/dev/null 2>&1; then
+  git ls-files -z -- notebooks | while IFS= read -r -d '' file; do
+    rel=${file#notebooks/}
+    mkdir -p "$NOTEBOOK_RUN/$(dirname "$rel")" && cp "$file" "$NOTEBOOK_RUN/$rel"
+  done
+else
+  cp -R notebooks/. "$NOTEBOOK_RUN/"
+fi
+
+exec .venv/bin/python -m pytest tests "$NOTEBOOK_RUN" --nbval-lax --nbval-cell-timeout=300 --require-all-tiers "$@"

@@ -37,13 +37,15 @@ def test_parse_results_looks_at_stdout_and_plain_text_only():
     nb.cells[0].outputs = [
         nbformat.v4.new_output("stream", name="stderr", text="RESULT chapter=01 metric=a value=1\n"),
         nbformat.v4.new_output("stream", name="stdout", text="RESULT chapter=01 metric=b value=2\n"),
-        nbformat.v4.new_output("execute_result", data={"text/plain": "RESULT chapter=01 metric=c value=3"}, execution_count=1),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "RESULT chapter=01 metric=c value=3"},
+                               execution_count=1),
     ]
     assert [r.metric for r in chapters.parse_results(nb)] == ["b", "c"]
 
 
 def test_chapter_run_prefers_its_own_chapter_and_tolerates_none():
-    run = chapters.ChapterRun("06", "06_cnn.ipynb", 1.0, [chapters.Result("06", "test_accuracy", 0.99), chapters.Result("04", "x", 1.0)])
+    run = chapters.ChapterRun("06", "06_cnn.ipynb", 1.0,
+                              [chapters.Result("06", "test_accuracy", 0.99), chapters.Result("04", "x", 1.0)])
     assert run.result.metric == "test_accuracy"
     assert chapters.ChapterRun("01", "01.ipynb", 1.0).result is None
 
@@ -80,7 +82,8 @@ def test_main_runs_a_notebook_in_a_fresh_kernel(tmp_path, capsys):
     broken = new_notebook(cells=[new_code_cell("raise ValueError('boom')")])
     nbformat.write(broken, tmp_path / "08_broken.ipynb")
 
-    code = chapters.main(["--notebooks", str(tmp_path), "--fast", "--json", str(tmp_path / "out.json"), "--keep", str(tmp_path / "kept")])
+    code = chapters.main(["--notebooks", str(tmp_path), "--fast", "--json", str(tmp_path / "out.json"),
+                          "--keep", str(tmp_path / "kept")])
     out = capsys.readouterr().out
     assert code == 1  # one chapter failed
     assert "final_cost 0.125" in out and "fast=1" in out
@@ -95,3 +98,18 @@ def test_main_rejects_an_unknown_chapter(tmp_path, capsys):
     (tmp_path / "00_setup.ipynb").write_text("{}")
     assert chapters.main(["--notebooks", str(tmp_path), "--chapters", "42"]) == 2
     assert "no notebook for chapter '42'" in capsys.readouterr().err
+
+
+def test_a_chapter_runs_in_a_scratch_folder_never_beside_the_notebook(tmp_path):
+    """Regression: run beside the notebook, chapters 08 and 09 left logs/ and saved/ in notebooks/."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = new_notebook(cells=[new_code_cell(
+        "from pathlib import Path\nPath('saved').mkdir()\nPath('saved/ckpt-40.index').write_text('x')\n"
+        f"scratch = int(Path.cwd() != Path({str(folder)!r}))\n"
+        "print(f'RESULT chapter=09 metric=cwd_is_scratch value={scratch}')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "09_demo.ipynb")
+    run = chapters.run_notebook("09", folder / "09_demo.ipynb", timeout=120, kernel="python3")
+    assert run.error is None and run.result.value == 1.0
+    assert sorted(p.name for p in folder.iterdir()) == ["09_demo.ipynb"]

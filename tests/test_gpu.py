@@ -114,7 +114,8 @@ def test_memory_settings_do_nothing_without_gpu(capsys):
 
 @pytest.mark.parametrize("bad", [-1, 0, 1.5, "4096", True, None])
 def test_limit_gpu_memory_rejects_bad_megabytes(bad):
-    with pytest.raises(ValueError, match=r"megabytes must be a whole number of MB above 0, e\.g\. limit_gpu_memory\(4096\)"):
+    message = r"megabytes must be a whole number of MB above 0, e\.g\. limit_gpu_memory\(4096\)"
+    with pytest.raises(ValueError, match=message):
         limit_gpu_memory(bad)
 
 
@@ -151,7 +152,7 @@ def test_configure_from_env_turns_on_growth_and_warns_once_per_bad_value(capsys)
     configure_from_env({gpu.LIMIT_VAR: "lots"})
     assert os.environ[gpu.TF_GROWTH_VAR] == "true"
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith(f"course.gpu: {gpu.LIMIT_VAR}='lots' is not a whole number")
+    assert len(err) == 1 and err[0].startswith(f"course.gpu: {gpu.LIMIT_VAR}='lots' is not allowed: use a whole number")
 
 
 def test_configure_from_env_growth_off_and_valid_limit_is_silent(capsys):
@@ -178,7 +179,13 @@ def test_conv_benchmark_on_cpu():
     assert (result.images, result.repeats, result.size) == (4, 2, 16)
     text = str(result)
     assert "over 4 random 16x16x3 images, sum of 2 runs" in text
-    assert "GPU (s): no GPU available" in text and "44x" in text
+    assert "GPU (s): no GPU available" in text
+    assert "the classic tutorial, 100 images of 100x100, 10 runs: CPU 8.228 s, GPU 0.183 s, 45x speedup" in text
+
+
+def test_the_classic_speedup_is_derived_from_the_two_times_it_printed():
+    assert gpu.CLASSIC_SPEEDUP == gpu.CLASSIC_CPU_SECONDS / gpu.CLASSIC_GPU_SECONDS
+    assert (gpu.CLASSIC_CPU_SECONDS, gpu.CLASSIC_GPU_SECONDS) == (8.228, 0.183)
 
 
 def test_conv_benchmark_report_with_gpu_numbers():

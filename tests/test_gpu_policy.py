@@ -6,7 +6,13 @@ import stat
 import pytest
 
 from hub.gpu_policy import (
-    STATE_FILENAME, GpuAllocator, GpuAssignment, GpuPolicyError, gpu_environment, server_key, write_atomic,
+    STATE_FILENAME,
+    GpuAllocator,
+    GpuAssignment,
+    GpuPolicyError,
+    gpu_environment,
+    server_key,
+    write_atomic,
 )
 
 
@@ -163,7 +169,7 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
 def test_environment_for_one_gpu_with_a_cap():
     env = gpu_environment(GpuAssignment("spread", devices=("1",)), memory_limit_mb=4096)
     assert env == {
-        "NVIDIA_VISIBLE_DEVICES": "1", "COURSE_GPU_POLICY": "spread", "COURSE_GPU_MEMORY_GROWTH": "1",
+        "NVIDIA_VISIBLE_DEVICES": "1", "COURSE_GPU_MEMORY_GROWTH": "1",
         "TF_FORCE_GPU_ALLOW_GROWTH": "true", "COURSE_GPU_MEMORY_LIMIT_MB": "4096",
     }
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from testkit.temporary_hub import TemporaryHub
+import singleuser
 from hub.settings import REPO_ROOT
+from testkit.temporary_hub import TemporaryHub
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 ADMIN_PASSWORD = "instructor-pw-1"
@@ -44,7 +45,7 @@ def _students_can_run_python():
 
     changed: list[tuple[Path, int]] = []
     if running_as_root():
-        for folder in student_access_problems([*runtime_paths(), REPO_ROOT / "hub" / "launch.py"]):
+        for folder in student_access_problems([*runtime_paths(), singleuser.SERVER_COMMAND]):
             mode = stat.S_IMODE(folder.stat().st_mode)
             os.chmod(folder, mode | 0o001)
             changed.append((folder, mode))

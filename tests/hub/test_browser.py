@@ -4,14 +4,15 @@ test-artifacts/."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from testkit.hub_client import HubClient
 from hub.settings import REPO_ROOT
+from testkit.hub_client import HubClient
+from testkit.tiers import CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.browser
+
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = REPO_ROOT / "test-artifacts" / "hub-browser-chapter00.png"
@@ -21,8 +22,6 @@ SCREENSHOT = REPO_ROOT / "test-artifacts" / "hub-browser-chapter00.png"
 def browser():
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: apt-get install chromium (the test never downloads a browser)")
     with sync_playwright() as play:
         chromium = play.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield chromium

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 from traitlets.config import Config
 
+import singleuser
 from hub.common import ADMIN_SCOPES, configure_common, tensorboard_proxy_url
 from hub.local_spawner import CourseLocalSpawner, configure_local
 from hub.settings import REPO_ROOT, load_settings
@@ -85,16 +86,16 @@ def test_what_every_server_gets(tmp_path):
     assert env["COURSE_DATA_DIR"] == str(tmp_path / "data")
     assert env["COURSE_GPU_MEMORY_GROWTH"] == "1" and env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
     assert env["COURSE_GPU_MEMORY_LIMIT_MB"] == "2048"
-    assert env["PYTHONSTARTUP"] == str(REPO_ROOT / "hub" / "kernel_startup.py")
-    assert env["JUPYTER_CONFIG_PATH"] == str(REPO_ROOT / "hub" / "singleuser")
-    assert env["COURSE_CONTENT_URL"] == str(tmp_path / "state" / "content")
+    assert env["PYTHONSTARTUP"] == str(singleuser.KERNEL_STARTUP)
+    assert env["JUPYTER_CONFIG_PATH"] == str(singleuser.FOLDER)
+    assert env["COURSE_CONTENT_REPO"] == str(tmp_path / "state" / "content")
     spawner = SimpleNamespace(server=SimpleNamespace(base_url="/course/user/ana/"), user=None)
     assert env["TENSORBOARD_PROXY_URL"] is tensorboard_proxy_url
     assert tensorboard_proxy_url(spawner) == "/course/user/ana/proxy/%PORT%/"
     assert "--MappingKernelManager.cull_idle_timeout=600" in c.Spawner.args
     assert "--MappingKernelManager.cull_connected=True" in c.Spawner.args
     assert c.Spawner.default_url == "/lab/tree/course"
-    assert c.Spawner.cmd[1] == str(REPO_ROOT / "hub" / "launch.py")
+    assert c.Spawner.cmd[1] == str(singleuser.SERVER_COMMAND)
     assert c.Spawner.cmd[-1].endswith("jupyterhub-singleuser")
     c0, _ = _config(tmp_path, COURSE_KERNEL_IDLE_TIMEOUT="0")
     assert not any("cull" in a for a in c0.Spawner.args)
@@ -104,7 +105,7 @@ def test_singleuser_config_adds_tensorboard_under_the_server_prefix(tmp_path, mo
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("COURSE_TENSORBOARD_LOGDIR", raising=False)
     c = Config()
-    path = REPO_ROOT / "hub" / "singleuser" / "jupyter_server_config.py"
+    path = singleuser.FOLDER / "jupyter_server_config.py"
     exec(compile(path.read_text(), str(path), "exec"), {"get_config": lambda: c, "__file__": str(path)})
     tb = c.ServerProxy.servers["tensorboard"]
     cmd = tb["command"](port=6006, base_url="/user/ana/")
@@ -124,11 +125,12 @@ def test_kernel_startup_file_applies_gpu_settings_after_tensorflow_is_imported(t
     (fake / "tensorflow" / "__init__.py").write_text("import builtins\nbuiltins.ORDER = ['tensorflow']\n")
     script = (
         "import builtins, runpy, sys, types\n"
+        "import course.settings as settings\n"  # the real registry; course.gpu is a stand-in
         "gpu = types.ModuleType('course.gpu')\n"
         "gpu.configure_from_env = lambda: builtins.ORDER.append('configured')\n"
-        "course = types.ModuleType('course'); course.gpu = gpu\n"
-        "sys.modules.update({'course': course, 'course.gpu': gpu})\n"
-        f"runpy.run_path({str(REPO_ROOT / 'hub' / 'kernel_startup.py')!r}, run_name='__main__')\n"
+        "course = types.ModuleType('course'); course.gpu = gpu; course.settings = settings\n"
+        "sys.modules.update({'course': course, 'course.gpu': gpu, 'course.settings': settings})\n"
+        f"runpy.run_path({str(singleuser.KERNEL_STARTUP)!r}, run_name='__main__')\n"
         "assert 'tensorflow' not in sys.modules, 'the start-up file must not import TensorFlow'\n"
         "import tensorflow\n"
         "print(builtins.ORDER)\n"

@@ -6,9 +6,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from hub.content import build_local_repo, content_source
-from hub.launch import sync_content
-from hub.settings import load_settings
+from hub.content import build_local_repo, content_files, content_source
+from hub.settings import REPO_ROOT, load_settings
+from singleuser.server_command import sync_content
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -53,6 +53,53 @@ def test_local_repo_commits_only_when_the_notebooks_change(tmp_path: Path):
     assert int(_git(repo, "rev-list", "--count", "HEAD")) == 2
     assert not (repo / "img").exists()
     assert oct(os.stat(repo).st_mode & 0o777) == oct(0o755)
+
+
+def test_only_what_git_tracks_reaches_students(tmp_path: Path):
+    """Regression: running chapter 08 and 09 left logs/ and saved/ (ckpt-40 ...) beside the notebooks, and the
+    mirror copied them to every student. In a git checkout only tracked files are course content."""
+    checkout = tmp_path / "checkout"
+    source = checkout / "notebooks"
+    source.mkdir(parents=True)
+    _git(checkout, "init", "--quiet")
+    (source / "09_saving_restoring.ipynb").write_text(_notebook("saving"))
+    (checkout / ".gitignore").write_text("notebooks/logs/\nnotebooks/saved/\n")
+    _git(checkout, "add", ".")
+    for leftover in ("logs/run-1/events.out.tfevents.1", "saved/ckpt-40.index", "saved/ckpt-80.index",
+                     "scratch.txt"):  # ignored run output, and an untracked file nobody added
+        (source / leftover).parent.mkdir(parents=True, exist_ok=True)
+        (source / leftover).write_bytes(b"run output")
+    repo = tmp_path / "state" / "content"
+    assert build_local_repo(repo, source)
+    assert _git(repo, "ls-files").split() == ["09_saving_restoring.ipynb"]
+    assert not (repo / "saved").exists() and not (repo / "logs").exists()
+    # an earlier mirror that still holds run output is cleaned at the next refresh
+    (repo / "saved").mkdir()
+    (repo / "saved" / "ckpt-40.index").write_bytes(b"old")
+    _git(repo, "add", "--all")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "old mirror")
+    assert build_local_repo(repo, source)
+    assert _git(repo, "ls-files").split() == ["09_saving_restoring.ipynb"]
+
+
+def test_the_checkouts_content_is_exactly_its_tracked_notebooks():
+    notebooks = REPO_ROOT / "notebooks"
+    tracked = _git(REPO_ROOT, "ls-files", "--", "notebooks").split()
+    assert tracked, "this test needs the git checkout"
+    assert sorted(f"notebooks/{rel}" for rel in content_files(notebooks)) == sorted(tracked)
+
+
+def test_a_checkout_whose_notebooks_git_does_not_track_is_refused(tmp_path: Path):
+    source = tmp_path / "checkout" / "notebooks"
+    source.mkdir(parents=True)
+    _git(source.parent, "init", "--quiet")
+    (source / "00_setup.ipynb").write_text(_notebook("setup"))
+    try:
+        build_local_repo(tmp_path / "content", source)
+    except RuntimeError as exc:
+        assert "git tracks none of its files" in str(exc) and "\n" not in str(exc)
+    else:
+        raise AssertionError("an untracked notebooks folder must not become empty course content")
 
 
 def test_nbgitpuller_rules_keep_student_edits(tmp_path: Path):

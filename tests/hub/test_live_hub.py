@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from hub import accounts
-from testkit.hub_client import HubClient
 from hub.settings import load_settings
+from testkit.hub_client import HubClient
+
+pytestmark = pytest.mark.hub
 
 CELL_ENV = """
 import os, sys, pwd
@@ -58,7 +60,7 @@ def pair(live_hub, admin, unique):
     admin.set_approval(ana_name, True)
     admin.set_approval(ana_name, True)  # a second click must not revoke it
     admin.set_approval(ben_name, True)
-    for prefix, (name, client) in students.items():
+    for name, client in students.values():
         client.login(name, f"{name}-password")
         client.new_token()
     with ThreadPoolExecutor(2) as pool:

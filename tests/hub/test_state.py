@@ -9,11 +9,17 @@ from pathlib import Path
 import pytest
 
 from hub import accounts
+from hub.prepare import Prepared, StartupError, make_read_only_for_students, prepare, startup_message
 from hub.secret_files import ensure_secrets
 from hub.settings import load_settings
-from hub.startup import Prepared, StartupError, make_read_only_for_students, prepare, startup_message
-from hub.system_users import (AccountError, home_dir, running_as_root, student_access_problems,
-                              system_username, valid_hub_name)
+from hub.system_users import (
+    AccountError,
+    home_dir,
+    running_as_root,
+    student_access_problems,
+    system_username,
+    valid_hub_name,
+)
 
 
 def _mode(path: Path) -> int:

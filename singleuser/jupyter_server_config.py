@@ -1,6 +1,6 @@
 """Configuration for each student's JupyterLab server (found through JUPYTER_CONFIG_PATH).
 
-Self-contained on purpose: a Docker image can copy this file to /etc/jupyter unchanged.
+Part of the `singleuser` folder, which the student image copies as it is (with the `course` library installed).
 - TensorBoard in JupyterLab's launcher, served through jupyter-server-proxy under the server's own URL
   prefix (no extra port), reading logs from COURSE_TENSORBOARD_LOGDIR (default ~/course/logs).
 - No calls to the internet at start: news and update checks are off, and JupyterLab does not ask about
@@ -8,13 +8,17 @@ Self-contained on purpose: a Docker image can copy this file to /etc/jupyter unc
 """
 import os
 
+from course.settings import TENSORBOARD_LOGDIR
+
 c = get_config()  # noqa: F821
 
 
 def _tensorboard_command(port, base_url):
-    logdir = os.path.expanduser(os.environ.get("COURSE_TENSORBOARD_LOGDIR", "~/course/logs"))
+    logdir, warning = TENSORBOARD_LOGDIR.read_or_default(os.environ)
+    if warning:
+        print(f"course: {warning}", flush=True)
     os.makedirs(logdir, exist_ok=True)
-    return ["tensorboard", "--logdir", logdir, "--host", "127.0.0.1", "--port", str(port),
+    return ["tensorboard", "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port),
             "--path_prefix", base_url.rstrip("/") + "/tensorboard", "--reload_interval", "15"]
 
 

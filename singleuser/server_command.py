@@ -1,10 +1,11 @@
-"""Start a student's single-user server: sync ~/course with nbgitpuller, then exec the server.
+"""The command a student's server runs: sync ~/course with nbgitpuller, then start the server.
 
-Runs as the student (the spawner's command), so the files it writes are theirs. Content sync never stops
-the server from starting: a failure is reported on stderr (the server log) and the server starts anyway.
-Reads COURSE_CONTENT_URL, COURSE_CONTENT_BRANCH and COURSE_CONTENT_DIR (default ~/course).
+Runs as the student (the spawner's command; in Docker mode the image's start-up hook), so the files it
+writes are theirs. Content sync never stops the server from starting: a failure is reported on stderr (the
+server log) and the server starts anyway. Reads COURSE_CONTENT_REPO, COURSE_CONTENT_BRANCH and
+COURSE_CONTENT_DIR (default ~/course), the same names the hub reads.
 
-Usage: python launch.py -- jupyterhub-singleuser [args...]
+Usage: python server_command.py -- jupyterhub-singleuser [args...]
 
 The single-user server then runs in this same process (other commands are exec'd) with one start-up cost
 removed: jsonschema's optional IRI format checker (`rfc3987_syntax`) compiles a grammar at import, about
@@ -57,17 +58,29 @@ def sync_content(url: str, branch: str, target: Path) -> list[str]:
             os.environ["GIT_CONFIG_GLOBAL"] = saved
 
 
+def _content_settings() -> tuple[str | None, str, Path]:
+    """COURSE_CONTENT_REPO, COURSE_CONTENT_BRANCH and COURSE_CONTENT_DIR; a bad value is logged, never fatal."""
+    from course import settings
+
+    values = []
+    for setting in (settings.CONTENT_REPO, settings.CONTENT_BRANCH, settings.CONTENT_DIR):
+        value, warning = setting.read_or_default(os.environ)
+        if warning:
+            print(f"course content: {warning}", file=sys.stderr)
+        values.append(value)
+    return values[0], values[1], values[2]
+
+
 def main(argv: list[str]) -> int:
     if "--" in argv:
         argv = argv[argv.index("--") + 1:]
     if not argv:
-        print("usage: launch.py -- COMMAND [ARGS...]", file=sys.stderr)
+        print("usage: server_command.py -- COMMAND [ARGS...]", file=sys.stderr)
         return 2
-    url = os.environ.get("COURSE_CONTENT_URL", "")
+    url, branch, target = _content_settings()
     if url:
-        target = Path(os.environ.get("COURSE_CONTENT_DIR", "~/course")).expanduser()
         try:
-            sync_content(url, os.environ.get("COURSE_CONTENT_BRANCH", "main"), target)
+            sync_content(url, branch, target)
             print(f"course content: {target} is up to date with {url}", file=sys.stderr)
         except Exception as exc:  # noqa: BLE001 - the server must start even if the sync fails
             detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
@@ -83,7 +96,7 @@ def run_singleuser(argv: list[str]) -> int:
     """Run jupyterhub-singleuser in this process, without the slow optional IRI checker."""
     sys.modules.setdefault("rfc3987_syntax", None)  # an import of it now raises ImportError
     here = str(Path(__file__).resolve().parent)
-    sys.path[:] = [p for p in sys.path if p and str(Path(p).resolve()) != here]  # hub/ is not a library
+    sys.path[:] = [p for p in sys.path if p and str(Path(p).resolve()) != here]  # this folder is not a library
     sys.argv = argv
     from jupyterhub.singleuser import main as singleuser
 

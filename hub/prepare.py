@@ -1,5 +1,5 @@
-"""What `python -m hub` does before JupyterHub runs: state folder, secrets, content, data, first admin,
-and the start-up message."""
+"""What `python -m hub` prepares before JupyterHub runs: state folder, secrets, content, data, first admin,
+and the message printed at start."""
 from __future__ import annotations
 
 import getpass
@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from course import settings as registry
 from hub import accounts
 from hub.content import build_local_repo, content_source
 from hub.secret_files import ensure_secrets
-from hub.settings import REPO_ROOT, Settings
+from hub.settings import Settings
 from hub.system_users import SYSTEM_PREFIX, running_as_root, runtime_paths, student_access_problems
 
 
@@ -42,7 +43,9 @@ def check_tools(settings: Settings) -> None:
     if not shutil.which("git"):
         raise StartupError("git not found: install git (the course content is synced with it)")
     if settings.mode == "local" and running_as_root():
-        blocked = student_access_problems([*runtime_paths(), REPO_ROOT / "hub" / "launch.py"])
+        import singleuser  # local mode only: the hub's image for Docker mode does not carry the student's side
+
+        blocked = student_access_problems([*runtime_paths(), singleuser.SERVER_COMMAND])
         if blocked:
             first = blocked[0]
             raise StartupError(
@@ -56,8 +59,8 @@ def check_student_paths(settings: Settings) -> None:
     """As root: students' accounts can reach their homes, the content repository and the shared data."""
     if settings.mode != "local" or not running_as_root():
         return
-    for what, path in (("COURSE_HUB_STATE_DIR", settings.state_dir), ("COURSE_HUB_HOMES_DIR", settings.homes_dir),
-                       ("COURSE_DATA_DIR", settings.data_dir)):
+    for what, path in ((registry.HUB_STATE_DIR.name, settings.state_dir),
+                       (registry.HUB_HOMES_DIR.name, settings.homes_dir), (registry.DATA_DIR.name, settings.data_dir)):
         blocked = [p for p in student_access_problems([path]) if p != path]
         if blocked:
             raise StartupError(
@@ -78,7 +81,7 @@ def prepare_state_dir(state: Path) -> None:
 
 def make_read_only_for_students(folder: Path) -> None:
     """Shared data: directories 0755 and files 0644 (0755 if executable), so only the owner can write."""
-    for root, dirs, files in os.walk(folder):
+    for root, _dirs, files in os.walk(folder):
         os.chmod(root, 0o755)
         for name in files:
             path = Path(root) / name
@@ -140,14 +143,14 @@ def startup_message(done: Prepared) -> str:
         if made and made.password:
             lines.append(f"  Admin login: {name} / {made.password}")
             lines.append("               (generated and shown only this once: it is stored nowhere in plain text;"
-                         f" you will be asked to change it at first login)")
+                         " you will be asked to change it at first login)")
         elif made:
             lines.append(f"  Admin login: {name} with the password from COURSE_HUB_ADMIN_PASSWORD")
         elif name == first:
             lines.append(f"  Admin login: {name} with the password you set (lost it? set "
                          "COURSE_HUB_ADMIN_PASSWORD and restart)")
     lines.append(f"  Approve students who signed up: {url}hub/authorize")
-    lines.append(f"  Roster accounts:  course hub users add --from roster.csv")
+    lines.append("  Roster accounts:  course hub users add --from roster.csv")
     if s.mode == "local":
         if done.as_root:
             lines.append(f"  Students:    each runs as their own system user ({SYSTEM_PREFIX}<name>), "

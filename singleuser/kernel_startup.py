@@ -12,7 +12,11 @@ def _course_install_gpu_hook(module_name="tensorflow", apply=None):
     import os
     import sys
 
-    if not (os.environ.get("COURSE_GPU_MEMORY_GROWTH") or os.environ.get("COURSE_GPU_MEMORY_LIMIT_MB")):
+    try:
+        from course import settings
+    except Exception:  # noqa: BLE001 - a kernel without the course library: nothing to apply
+        return None
+    if not any(os.environ.get(s.name) for s in (settings.GPU_MEMORY_GROWTH, settings.GPU_MEMORY_LIMIT_MB)):
         return None
 
     def _apply():
