@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import CourseDataError
-from .registry import KERAS_ORIGIN
 from .store import atomic_path
-
-
-def base_url() -> str:
-    """Where files are downloaded from: ``$COURSE_DATA_URL`` (a mirror) or the standard public location."""
-    url = os.environ.get("COURSE_DATA_URL", "").strip() or KERAS_ORIGIN
-    return url if url.endswith("/") else url + "/"
-
-
-def offline() -> bool:
-    """True when ``COURSE_OFFLINE`` forbids download attempts."""
-    return os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 class _Progress:

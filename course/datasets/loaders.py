@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .download import offline
+from course.config import offline
+
 from .errors import CourseDataError, DatasetNotFoundError
 from .locations import Location, download_location, search_locations
 from .registry import DatasetSpec, get_spec

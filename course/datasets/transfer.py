@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import base_url, download
+from course.config import data_url
+
+from .download import download
 from .errors import ChecksumError, DatasetFormatError
 from .formats import find_npm_digits, parse_idx, read_bytes, read_npm_digits, read_npz, sha256_file, sha256_of
 from .locations import download_location
@@ -62,7 +64,7 @@ def fetch(name: str, to: str | os.PathLike | None = None, *, progress: bool = Tr
                 continue
             except ChecksumError:
                 pass  # replaced below, atomically
-        download(base_url() + filename, target, _verifier(spec, filename), progress=progress)
+        download(data_url() + filename, target, _verifier(spec, filename), progress=progress)
     found = find_files(spec, folder)
     arrays = read_arrays(found)
     return TransferResult(spec.name, folder, list(spec.downloads), True, (len(arrays["y_train"]), len(arrays["y_test"])))
