@@ -54,7 +54,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from course.datasets.loaders import locate
-    from course.datasets.registry import FASHION_MNIST, MNIST
+    from course.datasets.specs import FASHION_MNIST, MNIST
 
     env = {**os.environ, "COURSE_OFFLINE": "1"}
     rows = []

@@ -1,9 +1,9 @@
 """Datasets for the course: MNIST and Fashion-MNIST (cached, checksummed, offline-friendly) and small
 generated sets for the early chapters."""
 
-from .errors import ChecksumError, CourseDataError, DatasetFormatError, DatasetNotFoundError
 from .generated import hello, noisy_sine, pos_corpus, regression_points, takeoff
 from .loaders import load_dataset, load_fashion_mnist, load_mnist, survey
+from .specs import ChecksumError, CourseDataError, DatasetFormatError, DatasetNotFoundError
 from .splits import DataSet, Datasets, one_hot
 from .transfer import fetch, import_data
 

@@ -8,7 +8,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import CourseDataError
+from .specs import CourseDataError
 from .store import atomic_path
 
 

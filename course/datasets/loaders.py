@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from course.config import offline
 
-from .errors import CourseDataError, DatasetNotFoundError
 from .locations import Location, download_location, search_locations
-from .registry import DatasetSpec, get_spec
 from .sources import FoundFiles, find_files, read_arrays
+from .specs import CourseDataError, DatasetNotFoundError, DatasetSpec, get_spec
 from .splits import Datasets, build_splits
 
 PathLike = str | os.PathLike | None
@@ -116,7 +115,7 @@ def survey(data_home: PathLike = None, *, first_only: bool = False) -> list[Find
     With ``first_only``, stop at the first place holding each dataset (the copy a loader would use),
     so later copies are not read and verified for nothing.
     """
-    from .registry import DATASETS
+    from .specs import DATASETS
 
     findings = []
     for spec in DATASETS.values():

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ChecksumError, DatasetFormatError
 from .formats import parse_idx, read_bytes, read_npz, sha256_file, sha256_of
-from .registry import IDX_PARTS, DatasetSpec
+from .specs import IDX_PARTS, ChecksumError, DatasetFormatError, DatasetSpec
 from .store import read_manifest
 
 Arrays = dict[str, np.ndarray]  # x_train, y_train, x_test, y_test

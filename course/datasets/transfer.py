@@ -11,11 +11,10 @@ import numpy as np
 from course.config import data_url
 
 from .download import download
-from .errors import ChecksumError, DatasetFormatError
 from .formats import find_npm_digits, parse_idx, read_bytes, read_npm_digits, read_npz, sha256_file, sha256_of
 from .locations import download_location
-from .registry import DATASETS, IDX_PARTS, DatasetSpec, get_spec
 from .sources import find_files, read_arrays
+from .specs import DATASETS, IDX_PARTS, ChecksumError, DatasetFormatError, DatasetSpec, get_spec
 from .store import atomic_path, copy_atomic, update_manifest
 
 

@@ -1,8 +1,28 @@
-"""What the course knows about each dataset: file names, origins and checksums."""
+"""Step 1, what the files are: each dataset's name, file names and published checksums, and the errors.
+
+Plain Python (no numpy), so the `course` command can name the datasets where numpy is not installed (the hub).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+class CourseDataError(Exception):
+    """Base class for dataset problems a student or instructor can fix; the message says what to do."""
+
+
+class DatasetNotFoundError(CourseDataError):
+    """The dataset is in none of the searched places and could not be downloaded."""
+
+
+class ChecksumError(CourseDataError):
+    """A dataset file is truncated, corrupted or not the file it claims to be."""
+
+
+class DatasetFormatError(CourseDataError):
+    """A file given to the importer is not in a format the course reads."""
+
 
 IDX_PARTS = {
     "train_images": "train-images-idx3-ubyte",
