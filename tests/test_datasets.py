@@ -5,15 +5,23 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from course.datasets import (ChecksumError, DatasetFormatError, DatasetNotFoundError, import_data,
-                             load_fashion_mnist, load_mnist)
-from course.datasets import locations
-
+import course.datasets
+from course.datasets import (
+    ChecksumError,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    import_data,
+    load_fashion_mnist,
+    load_mnist,
+    locations,
+)
 
 
 def test_mnist_subset_keeps_classic_proportions_and_says_so(mnist_home):
@@ -189,3 +197,30 @@ def test_survey_first_only_stops_at_the_copy_a_loader_would_use(mnist_home, monk
     assert len(everything) > 1 and len(first) == 1
     assert first[0].location.kind == "COURSE_DATA_DIR" and first[0].status == "verified"
     assert load_mnist().source.parent == first[0].location.path / "mnist"
+
+
+def test_every_public_name_resolves_to_its_module():
+    exported = {name: getattr(course.datasets, name) for name in course.datasets.__all__}
+    assert len(exported) == 18 and set(dir(course.datasets)) >= set(exported)
+    assert all(obj.__module__.startswith("course.datasets.") for obj in exported.values())
+    assert issubclass(exported["ChecksumError"], exported["CourseDataError"])
+    with pytest.raises(AttributeError, match="no attribute 'load_cifar'"):
+        course.datasets.load_cifar  # noqa: B018
+
+
+def test_the_course_command_and_the_dataset_names_need_no_numpy():
+    """The hub's install has no numpy: its `course` command must still build its parser and name the datasets."""
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "from course.cli import build_parser\n"
+        "args = build_parser().parse_args(['data', 'import', 'somewhere', '--name', 'fashion-mnist'])\n"
+        "build_parser().parse_args(['data', 'list'])\n"
+        "import course.datasets as d\n"
+        "from course.datasets.specs import DATASETS, CourseDataError\n"
+        "assert issubclass(d.DatasetNotFoundError, CourseDataError)\n"
+        "print(args.name, *DATASETS)\n"
+        "d.load_mnist\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["fashion-mnist", "mnist", "fashion-mnist"], result.stderr
+    assert result.returncode == 1 and "import of numpy halted" in result.stderr  # the loaders do need it
