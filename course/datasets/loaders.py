@@ -7,21 +7,13 @@ from dataclasses import dataclass
 
 from course.config import offline
 
-from .locations import Location, download_location, search_locations
-from .sources import FoundFiles, find_files, read_arrays
+from .locations import Location, find_files, locate, search_locations
+from .sources import read_arrays
 from .specs import CourseDataError, DatasetNotFoundError, DatasetSpec, get_spec
 from .splits import Datasets, build_splits
+from .transfer import fetch
 
 PathLike = str | os.PathLike | None
-
-
-def locate(spec: DatasetSpec, data_home: PathLike = None) -> FoundFiles | None:
-    """The first copy of the dataset in the search order, or None."""
-    for location in search_locations(data_home):
-        found = find_files(spec, location.path / spec.name)
-        if found is not None:
-            return found
-    return None
 
 
 def _not_found(spec: DatasetSpec, places: list[Location], reason: str) -> DatasetNotFoundError:
@@ -36,8 +28,6 @@ def _not_found(spec: DatasetSpec, places: list[Location], reason: str) -> Datase
 def load_dataset(name: str, data_home: PathLike = None, *, one_hot: bool = False, flatten: bool = False,
                  validation_size: int | None = None, seed: int = 0, download: bool = True) -> Datasets:
     """Load a dataset by name; see :func:`load_mnist` for the options."""
-    from .transfer import fetch
-
     spec = get_spec(name)
     found = locate(spec, data_home)
     if found is None:
@@ -45,12 +35,11 @@ def load_dataset(name: str, data_home: PathLike = None, *, one_hot: bool = False
         if not download or offline():
             raise _not_found(spec, places, "downloads are turned off (COURSE_OFFLINE)" if download else
                              "download=False was given")
-        target = download_location(data_home)
         try:
-            fetch(spec.name, target.path)
+            fetched = fetch(spec.name, data_home)  # into the data home, else the user's cache
         except CourseDataError as exc:
             raise _not_found(spec, places, f"the download failed ({exc})") from None
-        found = find_files(spec, target.path / spec.name)
+        found = find_files(spec, fetched.folder)
     arrays = read_arrays(found)
     n_train = len(arrays["y_train"])
     full = (n_train, len(arrays["y_test"])) == spec.full_sizes

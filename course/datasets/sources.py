@@ -2,54 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .formats import parse_idx, read_bytes, read_npz, sha256_file, sha256_of
-from .specs import IDX_PARTS, ChecksumError, DatasetFormatError, DatasetSpec
+from .locations import FoundFiles
+from .specs import IDX_PARTS, ChecksumError, DatasetFormatError
 from .store import read_manifest
 
 Arrays = dict[str, np.ndarray]  # x_train, y_train, x_test, y_test
-
-
-@dataclass
-class FoundFiles:
-    """One copy of a dataset: its layout (``npz``, ``idx`` or ``local``), files, and verification state."""
-
-    spec: DatasetSpec
-    folder: Path
-    layout: str
-    files: dict[str, Path]
-    verified: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def source(self) -> Path:
-        return next(iter(self.files.values())) if len(self.files) == 1 else self.folder
-
-
-def _idx_file(folder: Path, stem: str) -> Path | None:
-    for candidate in (folder / f"{stem}.gz", folder / stem):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def find_files(spec: DatasetSpec, folder: Path) -> FoundFiles | None:
-    """The best copy of ``spec`` in ``folder`` (official npz, then IDX files, then an imported npz), or None."""
-    if not folder.is_dir():
-        return None
-    if spec.npz_name and (folder / spec.npz_name).is_file():
-        return FoundFiles(spec, folder, "npz", {"npz": folder / spec.npz_name})
-    idx = {part: _idx_file(folder, stem) for part, stem in IDX_PARTS.items()}
-    if all(idx.values()):
-        return FoundFiles(spec, folder, "idx", idx)  # type: ignore[arg-type]
-    local = folder / f"{spec.name}-local.npz"
-    if local.is_file():
-        return FoundFiles(spec, folder, "local", {"npz": local})
-    return None
 
 
 def _expected(found: FoundFiles, path: Path, key: str) -> str | None:
@@ -65,7 +27,6 @@ def _expected(found: FoundFiles, path: Path, key: str) -> str | None:
 def _check(found: FoundFiles, path: Path, key: str, actual: str) -> bool:
     expected = _expected(found, path, key)
     if expected is None:
-        found.notes.append(f"{path.name}: no reference checksum (unverified)")
         return False
     if actual != expected:
         raise ChecksumError(

@@ -48,8 +48,9 @@ class DatasetSpec:
     full_sizes: tuple[int, int] = (60000, 10000)
 
     @property
-    def subset_name(self) -> str:
-        return f"{self.name}-subset.npz"
+    def local_name(self) -> str:
+        """The ``.npz`` that `import_data` writes for files with no published checksum (a subset, say)."""
+        return f"{self.name}-local.npz"
 
 
 MNIST = DatasetSpec(

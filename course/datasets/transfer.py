@@ -12,8 +12,8 @@ from course.config import data_url
 
 from .download import download
 from .formats import find_npm_digits, parse_idx, read_bytes, read_npm_digits, read_npz, sha256_file, sha256_of
-from .locations import download_location
-from .sources import find_files, read_arrays
+from .locations import download_location, find_files
+from .sources import read_arrays
 from .specs import DATASETS, IDX_PARTS, ChecksumError, DatasetFormatError, DatasetSpec, get_spec
 from .store import atomic_path, copy_atomic, update_manifest
 
@@ -78,7 +78,7 @@ def _split_subset(images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict
 
 
 def _write_local_npz(spec: DatasetSpec, folder: Path, arrays: dict[str, np.ndarray], source: Path) -> TransferResult:
-    target = folder / f"{spec.name}-local.npz"
+    target = folder / spec.local_name
     with atomic_path(target) as tmp:
         with tmp.open("wb") as handle:
             np.savez_compressed(handle, **arrays)
