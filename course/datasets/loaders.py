@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from course.config import offline
 
 from .locations import Location, find_files, locate, search_locations
-from .sources import read_arrays
+from .read import read_arrays
 from .specs import CourseDataError, DatasetNotFoundError, DatasetSpec, get_spec
 from .splits import Datasets, build_splits
 from .transfer import fetch

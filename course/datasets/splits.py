@@ -58,7 +58,7 @@ class DataSet:
         self._order = self._rng.permutation(self.num_examples) if shuffle else np.arange(self.num_examples)
         self._position = 0
 
-    def take(self, n: int) -> "DataSet":
+    def take(self, n: int) -> DataSet:
         """A new split with the first ``n`` examples (for fast runs)."""
         if n < 0:
             raise ValueError(f"n must be zero or more, got {n}")

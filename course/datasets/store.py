@@ -7,11 +7,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-MANIFEST = "MANIFEST.json"
+from .read import MANIFEST, read_manifest
 
 
 @contextmanager
@@ -34,17 +34,6 @@ def copy_atomic(source: Path, target: Path) -> None:
     """Copy a file so that ``target`` is either the old file or the complete new one, never half of it."""
     with atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
-
-
-def read_manifest(folder: Path) -> dict:
-    """The folder's manifest, or an empty one when it has none or it is unreadable."""
-    try:
-        data = json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return {"files": {}}
-    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
-        return {"files": {}}
-    return data
 
 
 def update_manifest(folder: Path, files: dict[str, dict], **fields: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +12,18 @@ import numpy as np
 from course.config import data_url
 
 from .download import download
-from .formats import find_npm_digits, parse_idx, read_bytes, read_npm_digits, read_npz, sha256_file, sha256_of
 from .locations import download_location, find_files
-from .sources import read_arrays
+from .read import (
+    find_npm_digits,
+    matches_published,
+    parse_idx,
+    read_arrays,
+    read_bytes,
+    read_npm_digits,
+    read_npz,
+    sha256_file,
+    sha256_of,
+)
 from .specs import DATASETS, IDX_PARTS, ChecksumError, DatasetFormatError, DatasetSpec, get_spec
 from .store import atomic_path, copy_atomic, update_manifest
 
@@ -39,15 +49,14 @@ def _target_folder(spec: DatasetSpec, to: str | os.PathLike | None) -> Path:
     return root / spec.name
 
 
-def _verifier(spec: DatasetSpec, filename: str):
+def _verifier(spec: DatasetSpec, filename: str) -> Callable[[Path], None]:
     def verify(path: Path) -> None:
-        if filename == spec.npz_name:
-            if sha256_file(path) != spec.npz_sha256:
-                raise ChecksumError(f"downloaded {filename} does not match its published SHA-256; try again later")
-            return
-        stem = filename.removesuffix(".gz")
-        if sha256_of(read_bytes(path)) != spec.idx_sha256[stem]:
-            raise ChecksumError(f"downloaded {filename} does not match its published SHA-256; try again later")
+        try:
+            if matches_published(spec, filename, path):
+                return
+        except ChecksumError:
+            pass  # a damaged gzip: the same advice as any other mismatch
+        raise ChecksumError(f"downloaded {filename} does not match its published SHA-256; try again later")
     return verify
 
 
@@ -59,8 +68,8 @@ def fetch(name: str, to: str | os.PathLike | None = None, *, progress: bool = Tr
         target = folder / filename
         if target.exists():
             try:
-                _verifier(spec, filename)(target)
-                continue
+                if matches_published(spec, filename, target):
+                    continue
             except ChecksumError:
                 pass  # replaced below, atomically
         download(data_url() + filename, target, _verifier(spec, filename), progress=progress)
@@ -92,7 +101,7 @@ def _write_local_npz(spec: DatasetSpec, folder: Path, arrays: dict[str, np.ndarr
 def _guess_idx_dataset(folder: Path, name: str | None) -> DatasetSpec:
     if name:
         return get_spec(name)
-    labels = next((p for p in (folder / "train-labels-idx1-ubyte.gz", folder / "train-labels-idx1-ubyte") if p.exists()))
+    labels = next(p for p in (folder / "train-labels-idx1-ubyte.gz", folder / "train-labels-idx1-ubyte") if p.exists())
     digest = sha256_of(read_bytes(labels))
     for spec in DATASETS.values():
         if spec.idx_sha256.get("train-labels-idx1-ubyte") == digest:
