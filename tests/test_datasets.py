@@ -44,6 +44,14 @@ def test_flat_and_one_hot_options(mnist_home):
     np.testing.assert_array_equal(flat.test.images.reshape(-1, 28, 28), plain.test.images)
 
 
+def test_validation_size_can_be_chosen_within_the_training_set(mnist_home):
+    ds = load_mnist(mnist_home, validation_size=1000)
+    assert (ds.train.num_examples, ds.validation.num_examples) == (7571, 1000)
+    assert load_mnist(mnist_home, validation_size=0).validation.num_examples == 0
+    with pytest.raises(ValueError, match="validation_size must be between 0 and 8570, got 8571"):
+        load_mnist(mnist_home, validation_size=8571)
+
+
 def test_fashion_mnist_full_split_and_verified(fashion_home):
     ds = load_fashion_mnist(fashion_home)
     assert (ds.train.num_examples, ds.validation.num_examples, ds.test.num_examples) == (55000, 5000, 10000)

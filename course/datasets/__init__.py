@@ -1,8 +1,16 @@
 """Datasets for the course: MNIST and Fashion-MNIST (cached, checksummed, offline-friendly) and small
 generated sets for the early chapters.
 
-The public names below are imported on first use, so that the numpy-free modules (``specs``) work without
-numpy: the hub's ``course`` command needs the dataset names only.
+``load_dataset`` (in `loaders`) takes a dataset's name through the steps in order, one module each:
+
+1. `specs`: what the files are: names, file names, published checksums, and the errors;
+2. `locations`: where to look: the search order, and which copy of the files a folder holds;
+3. `transfer`: fetch a missing dataset, or import one from elsewhere (the only module that writes files);
+4. `read`: read a copy's files and verify their checksums;
+5. `splits`: train/validation/test splits with ``next_batch`` and ``to_tf_dataset``.
+
+`generated` holds the small generated sets. The public names below are imported on first use, so that
+`specs` and `locations` import without numpy: the hub's ``course`` command needs only the dataset names.
 """
 
 from __future__ import annotations
