@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 CLASSIC_VALIDATION = 5000  # examples of the full training set held out for validation
 
@@ -67,7 +71,7 @@ class DataSet:
         return DataSet(self.images[:n], self.labels[:n], seed=self._seed)
 
     def to_tf_dataset(self, batch_size: int = 100, shuffle: bool = True, seed: int | None = None,
-                      repeat: bool = False):
+                      repeat: bool = False) -> tf.data.Dataset:
         """A batched, shuffled (reshuffled each epoch) and prefetched ``tf.data.Dataset`` of (images, labels)."""
         import tensorflow as tf
 
