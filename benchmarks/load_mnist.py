@@ -53,8 +53,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per loader (median reported)")
     args = parser.parse_args()
 
-    from course.datasets.loaders import locate
-    from course.datasets.registry import FASHION_MNIST, MNIST
+    from course.datasets.locations import locate
+    from course.datasets.specs import FASHION_MNIST, MNIST
 
     env = {**os.environ, "COURSE_OFFLINE": "1"}
     rows = []

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from course.datasets.registry import DATASETS
+from course.datasets.specs import DATASETS
 
 
 def _data_list(args: argparse.Namespace) -> int:
@@ -101,7 +101,7 @@ def _add_command_groups(commands) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``course`` console script."""
-    from course.datasets.errors import CourseDataError
+    from course.datasets.specs import CourseDataError
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines are noise here
     args = build_parser().parse_args(argv)

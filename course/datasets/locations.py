@@ -1,5 +1,6 @@
-"""Where datasets are looked for, in order: an explicit data home, ``$COURSE_DATA_DIR``, the user's cache,
-and folders that system packages install (Debian's ``dataset-fashion-mnist``)."""
+"""Step 2, where to look: the folders searched in order (an explicit data home, ``$COURSE_DATA_DIR``, the
+user's cache, folders that system packages install such as Debian's ``dataset-fashion-mnist``), and which
+copy of a dataset's files one folder holds. Nothing here reads a file's content; numpy-free."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course.config import shared_data_dir, user_cache_dir
+
+from .specs import IDX_PARTS, DatasetSpec
 
 SYSTEM_DATA_DIRS = (Path("/usr/share/datasets"),)
 
@@ -18,16 +21,6 @@ class Location:
 
     path: Path
     kind: str  # "data_home", "COURSE_DATA_DIR", "user cache" or "system"
-
-    @property
-    def writable(self) -> bool:
-        """True when files may be added here (the shared and system folders never are, by policy)."""
-        if self.kind in ("COURSE_DATA_DIR", "system"):
-            return False
-        probe = self.path
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent
-        return os.access(probe, os.W_OK)
 
     def __str__(self) -> str:
         return f"{self.path} ({self.kind})"
@@ -46,6 +39,53 @@ def search_locations(data_home: str | os.PathLike | None = None) -> list[Locatio
     return places
 
 
-def download_location(data_home: str | os.PathLike | None = None) -> Location:
-    """Where a missing dataset is downloaded to: the explicit data home, else the user's cache."""
-    return search_locations(data_home)[0] if data_home is not None else Location(user_cache_dir(), "user cache")
+def download_location() -> Location:
+    """Where a missing dataset is downloaded to when no data home is given: the user's cache."""
+    return Location(user_cache_dir(), "user cache")
+
+
+@dataclass
+class FoundFiles:
+    """One copy of a dataset: its layout (``npz``, ``idx`` or ``local``), files, and verification state."""
+
+    spec: DatasetSpec
+    folder: Path
+    layout: str
+    files: dict[str, Path]
+    verified: bool = False  # set when the files are read and checked
+
+    @property
+    def source(self) -> Path:
+        return next(iter(self.files.values())) if len(self.files) == 1 else self.folder
+
+
+def idx_file(folder: Path, stem: str) -> Path | None:
+    """The IDX file ``stem`` in ``folder``, gzipped or not, or None."""
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_files(spec: DatasetSpec, folder: Path) -> FoundFiles | None:
+    """The best copy of ``spec`` in ``folder`` (official npz, then IDX files, then an imported npz), or None."""
+    if not folder.is_dir():
+        return None
+    if spec.npz_name and (folder / spec.npz_name).is_file():
+        return FoundFiles(spec, folder, "npz", {"npz": folder / spec.npz_name})
+    idx = {part: idx_file(folder, stem) for part, stem in IDX_PARTS.items()}
+    if all(idx.values()):
+        return FoundFiles(spec, folder, "idx", idx)  # type: ignore[arg-type]
+    local = folder / spec.local_name
+    if local.is_file():
+        return FoundFiles(spec, folder, "local", {"npz": local})
+    return None
+
+
+def locate(spec: DatasetSpec, data_home: str | os.PathLike | None = None) -> FoundFiles | None:
+    """The first copy of the dataset in the search order, or None."""
+    for location in search_locations(data_home):
+        found = find_files(spec, location.path / spec.name)
+        if found is not None:
+            return found
+    return None

@@ -1,11 +1,17 @@
-"""Train/validation/test splits with the classic ``next_batch`` API and a ``tf.data`` pipeline."""
+"""Step 5, split: train/validation/test splits with the classic ``next_batch`` API and a ``tf.data`` pipeline."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+CLASSIC_VALIDATION = 5000  # examples of the full training set held out for validation
 
 
 class DataSet:
@@ -58,14 +64,14 @@ class DataSet:
         self._order = self._rng.permutation(self.num_examples) if shuffle else np.arange(self.num_examples)
         self._position = 0
 
-    def take(self, n: int) -> "DataSet":
+    def take(self, n: int) -> DataSet:
         """A new split with the first ``n`` examples (for fast runs)."""
         if n < 0:
             raise ValueError(f"n must be zero or more, got {n}")
         return DataSet(self.images[:n], self.labels[:n], seed=self._seed)
 
     def to_tf_dataset(self, batch_size: int = 100, shuffle: bool = True, seed: int | None = None,
-                      repeat: bool = False):
+                      repeat: bool = False) -> tf.data.Dataset:
         """A batched, shuffled (reshuffled each epoch) and prefetched ``tf.data.Dataset`` of (images, labels)."""
         import tensorflow as tf
 
@@ -111,9 +117,10 @@ def one_hot(labels: np.ndarray, classes: int = 10) -> np.ndarray:
     return out
 
 
-def build_splits(arrays: dict[str, np.ndarray], *, validation_size: int, one_hot_labels: bool, flatten: bool,
-                 seed: int) -> tuple[DataSet, DataSet, DataSet]:
-    """Scale images to float32 [0, 1], hold out the first ``validation_size`` training examples."""
+def build_splits(arrays: dict[str, np.ndarray], *, full_train: int, validation_size: int | None, one_hot_labels: bool,
+                 flatten: bool, seed: int) -> tuple[DataSet, DataSet, DataSet]:
+    """Scale images to float32 [0, 1] and hold out the first ``validation_size`` training examples: by default
+    5,000 of the full set's ``full_train`` (60,000), the same share of a subset (714 of the npm digits' 8,571)."""
     def images(x: np.ndarray) -> np.ndarray:
         x = np.divide(x, np.float32(255.0), dtype=np.float32)  # one pass, same values as astype then divide
         return x.reshape(len(x), -1) if flatten else x
@@ -123,9 +130,9 @@ def build_splits(arrays: dict[str, np.ndarray], *, validation_size: int, one_hot
         return one_hot(y) if one_hot_labels else y
 
     x_train, y_train = arrays["x_train"], arrays["y_train"]
-    if not 0 <= validation_size < len(x_train):
-        raise ValueError(f"validation_size must be between 0 and {len(x_train) - 1}, got {validation_size}")
-    v = validation_size
+    v = round(len(x_train) * CLASSIC_VALIDATION / full_train) if validation_size is None else validation_size
+    if not 0 <= v < len(x_train):
+        raise ValueError(f"validation_size must be between 0 and {len(x_train) - 1}, got {v}")
     return (DataSet(images(x_train[v:]), labels(y_train[v:]), seed=seed),
             DataSet(images(x_train[:v]), labels(y_train[:v]), seed=seed + 1),
             DataSet(images(arrays["x_test"]), labels(arrays["y_test"]), seed=seed + 2))

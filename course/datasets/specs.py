@@ -1,10 +1,28 @@
-"""What the course knows about each dataset: file names, origins and checksums."""
+"""Step 1, what the files are: each dataset's name, file names and published checksums, and the errors.
+
+Plain Python (no numpy), so the `course` command can name the datasets where numpy is not installed (the hub).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+class CourseDataError(Exception):
+    """Base class for dataset problems a student or instructor can fix; the message says what to do."""
+
+
+class DatasetNotFoundError(CourseDataError):
+    """The dataset is in none of the searched places and could not be downloaded."""
+
+
+class ChecksumError(CourseDataError):
+    """A dataset file is truncated, corrupted or not the file it claims to be."""
+
+
+class DatasetFormatError(CourseDataError):
+    """A file given to the importer is not in a format the course reads."""
+
 
 IDX_PARTS = {
     "train_images": "train-images-idx3-ubyte",
@@ -30,8 +48,9 @@ class DatasetSpec:
     full_sizes: tuple[int, int] = (60000, 10000)
 
     @property
-    def subset_name(self) -> str:
-        return f"{self.name}-subset.npz"
+    def local_name(self) -> str:
+        """The ``.npz`` that `import_data` writes for files with no published checksum (a subset, say)."""
+        return f"{self.name}-local.npz"
 
 
 MNIST = DatasetSpec(
