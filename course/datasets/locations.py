@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from course import settings
 from course.config import shared_data_dir, user_cache_dir
 
 from .specs import IDX_PARTS, DatasetSpec
@@ -33,7 +34,7 @@ def search_locations(data_home: str | os.PathLike | None = None) -> list[Locatio
         places.append(Location(Path(data_home).expanduser(), "data_home"))
     shared = shared_data_dir()
     if shared is not None:
-        places.append(Location(shared, "COURSE_DATA_DIR"))
+        places.append(Location(shared, settings.DATA_DIR.name))
     places.append(Location(user_cache_dir(), "user cache"))
     places.extend(Location(path, "system") for path in SYSTEM_DATA_DIRS)
     return places
