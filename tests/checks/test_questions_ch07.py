@@ -166,3 +166,10 @@ def test_pos_accuracy():
     assert not percent.passed and "percentage" in percent.hint
     low = check("07.pos_accuracy", 0.92)
     assert not low.passed and "return_sequences" in low.hint
+
+
+def test_masked_loss_edges():
+    assert check("07.masked_loss", 0.3 + 0.9e-4).passed
+    assert not check("07.masked_loss", 0.3 + 1.1e-4).passed
+    assert "padding included" in check("07.masked_loss", 0.75 - 0.9e-4).message
+    assert "padding included" not in check("07.masked_loss", 0.75 - 1.1e-4).message
