@@ -11,8 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course.checks import Feedback, Wrong, call_student, check, core, expect_array, expect_number, question, registry
+from course.checks import (
+    Feedback,
+    Wrong,
+    call_student,
+    check,
+    expect_array,
+    expect_number,
+    expect_whole_number,
+    load_errors,
+    question,
+    registry,
+)
 from course.checks.feedback import ERROR, FAILED, PASSED, UNANSWERED, UNKNOWN
+from course.checks.registry import _ID, _REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def questions():
     """Test-only questions in chapter 99, removed afterwards."""
-    core._load_questions()
-    before = dict(core._REGISTRY)
+    registry()  # load the real questions first
+    before = dict(_REGISTRY)
 
     @question("99.number", title="A number", hint="Think about 0.525.")
     def _(answer):
@@ -46,8 +58,8 @@ def questions():
         return 1 / 0
 
     yield
-    core._REGISTRY.clear()
-    core._REGISTRY.update(before)
+    _REGISTRY.clear()
+    _REGISTRY.update(before)
 
 
 def wrong(fn, *args, **kwargs) -> Wrong:
@@ -67,9 +79,9 @@ def test_sample_question_registered_and_all_modules_load():
     reg = registry()
     assert "00.tensorflow_version" in reg
     assert reg["00.tensorflow_version"].chapter == "00"
-    assert core.load_errors() == {}
+    assert load_errors() == {}
     for qid, q in reg.items():
-        assert core._ID.match(qid) and q.chapter == qid[:2] and q.title
+        assert _ID.match(qid) and q.chapter == qid[:2] and q.title
 
 
 def test_question_ids_are_validated_and_unique(questions):
@@ -87,6 +99,35 @@ def test_import_is_fast_and_does_not_import_tensorflow():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# Each part of the package imports only the parts above it (function-level imports included).
+LAYERS = ["feedback", "describe", "authoring", "registry", "progress", "grading"]
+
+
+def _imported_parts(path: Path) -> set[str]:
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    prefix = "course.checks."
+    return {n[len(prefix):].split(".")[0] for n in names if n.startswith(prefix)}
+
+
+def test_parts_import_one_way():
+    package = ROOT / "course" / "checks"
+    assert sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__") == sorted(LAYERS)
+    for i, part in enumerate(LAYERS):
+        imported = _imported_parts(package / f"{part}.py") - {"questions"}
+        assert imported <= set(LAYERS[:i]), f"{part} imports {sorted(imported - set(LAYERS[:i]))}"
+    assert _imported_parts(package / "registry.py") == {"questions"}  # loads the chapters on first use
+    for module in sorted((package / "questions").glob("ch*.py")):
+        assert _imported_parts(module) <= {"authoring", "describe", "registry"}, module.name
 
 
 # ----------------------------------------------------------------------------------------------- check()
@@ -331,8 +372,6 @@ def test_tensorflow_values_tensors_and_keras_models(questions):
 
 
 def test_expect_whole_number_accepts_integral_values_and_explains_the_rest():
-    from course.checks.core import expect_whole_number
-
     assert expect_whole_number(np.array([3.0]), name="n") == 3 and expect_whole_number(7) == 7
     with pytest.raises(Wrong, match="n = 2.5 is not a whole number") as fraction:
         expect_whole_number(2.5, name="n", hint="use //")

@@ -20,6 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from course.checks.registry import registry
+from course.config import progress_path
+
 try:
     import fcntl
 except ImportError:  # not on Linux/macOS: no locking, writes stay atomic
@@ -35,8 +38,6 @@ class CorruptProgress(ValueError):
 def _path(path: str | os.PathLike | None) -> Path:
     if path is not None:
         return Path(path)
-    from course.config import progress_path
-
     return progress_path()
 
 
@@ -168,8 +169,6 @@ def summary(path: str | os.PathLike | None = None) -> dict[str, dict[str, int]]:
     ``available`` counts the questions in the registry; attempted/passed count recorded questions.
     An unreadable progress file counts as no attempts.
     """
-    from course.checks.core import registry
-
     try:
         recorded = load(path)["questions"]
     except (CorruptProgress, OSError):

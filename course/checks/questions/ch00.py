@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from course.checks.core import Wrong, describe, question
+from course.checks.authoring import Wrong
+from course.checks.describe import describe
+from course.checks.registry import question
 
 
 def _tf_version() -> str:

@@ -6,7 +6,9 @@ import re
 import sys
 from typing import Any
 
-from course.checks.core import Wrong, describe, expect_number, question
+from course.checks.authoring import Wrong, expect_number
+from course.checks.describe import describe
+from course.checks.registry import question
 
 
 def _visible_gpus() -> int:

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, expect_array, expect_number, question
+from course.checks.authoring import Wrong, call_student, expect_array, expect_number
+from course.checks.registry import question
 
 _LABELS = [3, 0, 9]
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, expect_array, expect_number, question
+from course.checks.authoring import Wrong, call_student, expect_array, expect_number
+from course.checks.registry import question
 
 # The four points of the chapter and the least-squares line through them.
 _X = np.array([1.0, 2.0, 3.0, 4.0])

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, expect_array, expect_number, question, to_array
+from course.checks.authoring import Wrong, call_student, expect_array, expect_number, to_array
+from course.checks.registry import question
 
 _LOGITS = np.array([2.0, 1.0, 0.1])
 

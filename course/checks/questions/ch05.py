@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, expect_array, expect_number, question
+from course.checks.authoring import Wrong, expect_array, expect_number
+from course.checks.registry import question
 
 
 def _close(a: float, b: float, rel: float = 1e-3) -> bool:

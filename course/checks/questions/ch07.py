@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import (Wrong, call_student, describe, expect_array, expect_number, expect_whole_number,
-                                question, to_array)
+from course.checks.authoring import Wrong, call_student, expect_array, expect_number, expect_whole_number, to_array
+from course.checks.describe import describe
+from course.checks.registry import question
 
 CHARS = ["h", "e", "l", "o"]
 HELL_ONE_HOT = np.eye(4)[[0, 1, 2, 2]]  # "hell" with h=0, e=1, l=2, o=3

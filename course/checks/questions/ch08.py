@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, describe, expect_array, question
+from course.checks.authoring import Wrong, call_student, expect_array
+from course.checks.describe import describe
+from course.checks.registry import question
 
 
 @question(
