@@ -83,6 +83,7 @@ def test_sample_question_registered_and_all_modules_load():
     for qid, q in reg.items():
         assert _ID.match(qid) and q.chapter == qid[:2] and q.title
         assert q.module == f"course.checks.questions.ch{q.chapter}", f"{qid} is defined in {q.module}"  # one per chapter
+        assert q.grader.__name__ == qid.split(".", 1)[1], f"the grader of {qid} is named {q.grader.__name__}"
 
 
 def test_question_ids_are_validated_and_unique(questions):

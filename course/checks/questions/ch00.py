@@ -23,7 +23,7 @@ def _tf() -> Any:
     title="Which TensorFlow version is installed?",
     hint="After `import tensorflow as tf`, the version is in tf.__version__.",
 )
-def _(answer: Any) -> str:
+def tensorflow_version(answer: Any) -> str:
     if type(answer).__name__ == "module":
         raise Wrong("You passed the tensorflow module itself.", hint="Pass tf.__version__, the version string.")
     if not isinstance(answer, str):
@@ -42,7 +42,7 @@ def _(answer: Any) -> str:
     title="How many GPUs can TensorFlow see?",
     hint='Count the list that tf.config.list_physical_devices("GPU") returns.',
 )
-def _(answer: Any) -> str:
+def gpu_count(answer: Any) -> str:
     if isinstance(answer, (list, tuple)):
         raise Wrong(f"You passed {describe(answer)} (the device list itself).", hint="Pass len(...) of the list: a number.")
     count = expect_number(answer, len(_tf().config.list_physical_devices("GPU")), tol=0, name="the number of GPUs")
@@ -59,7 +59,7 @@ _GPU0 = re.compile(r"^/?(device:)?gpu:0$", re.IGNORECASE)
     title="The device string that places an operation on the first GPU",
     hint='Device strings look like "/CPU:0": a slash, the device type, a colon and the index.',
 )
-def _(answer: Any) -> str:
+def first_gpu_device(answer: Any) -> str:
     if not isinstance(answer, str):
         raise Wrong(f"A device string is text, but the answer is {describe(answer)}.", hint='Write it in quotes, e.g. "/CPU:0".')
     text = answer.strip()
@@ -79,7 +79,7 @@ def _(answer: Any) -> str:
     title="GPU speedup of the classic convolution benchmark",
     hint="Speedup = CPU time / GPU time: how many times faster the GPU is.",
 )
-def _(answer: Any) -> str:
+def speedup(answer: Any) -> str:
     expected = 3.862 / 0.0877
     if isinstance(answer, (int, float)) and not isinstance(answer, bool) and abs(answer - 0.0877 / 3.862) < 1e-3:
         raise Wrong("That is GPU time / CPU time, the fraction of the time the GPU needs.", hint="Divide the other way round.")

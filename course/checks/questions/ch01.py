@@ -32,7 +32,7 @@ def _as_shape(value: Any, name: str) -> tuple:
     title="Shapes of the scalar, vector, matrix and 3-tensor",
     hint="A shape lists the length of every axis; a scalar has no axes, so its shape is ().",
 )
-def _(answer: Any) -> str:
+def shapes(answer: Any) -> str:
     if not isinstance(answer, (list, tuple)) or len(answer) != 4:
         raise Wrong(
             f"The answer is {describe(answer)}; expected a list of 4 shapes [s, v, m, t].",
@@ -57,7 +57,7 @@ def _(answer: Any) -> str:
     title="Three evenly spaced numbers from 10 to 12",
     hint="tf.linspace(start, stop, num) includes both ends.",
 )
-def _(answer: Any) -> None:
+def linspace(answer: Any) -> None:
     array = expect_array(answer, name="your tensor")
     if array.shape == (2,) and np.allclose(array, [10, 11]):
         raise Wrong("This stops before 12: tf.range leaves out its end.", hint="Use tf.linspace(10.0, 12.0, 3), which includes both ends.")
@@ -69,7 +69,7 @@ def _(answer: Any) -> None:
     title="Matrix product of [[3, 3]] and [[2], [2]]",
     hint="tf.matmul multiplies matrices; the * operator multiplies element by element.",
 )
-def _(answer: Any) -> None:
+def matmul(answer: Any) -> None:
     array = expect_array(answer, name="the product")
     if array.shape == (2, 2):
         raise Wrong(
@@ -86,7 +86,7 @@ def _(answer: Any) -> None:
     title="Operation types in the graph traced from (a + b) * c",
     hint="[op.type for op in concrete.graph.get_operations()] lists them.",
 )
-def _(answer: Any) -> str:
+def traced_ops(answer: Any) -> str:
     if callable(answer) or hasattr(answer, "graph"):
         raise Wrong(f"The answer is {describe(answer)}.", hint="Pass the list of operation types (strings) from its graph.")
     if not isinstance(answer, (list, tuple, set)) or not all(isinstance(t, str) for t in answer):
@@ -110,6 +110,6 @@ def _(answer: Any) -> str:
     title="How many times was the function traced?",
     hint="A new Python number traces again; a tensor of the same shape and dtype reuses the graph.",
 )
-def _(answer: Any) -> None:
+def trace_count(answer: Any) -> None:
     value = expect_number(answer, 3, tol=0, name="the number of traces")
     del value

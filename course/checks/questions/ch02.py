@@ -17,7 +17,7 @@ _LABELS = [3, 0, 9]
     title="One-hot encode the labels 3, 0 and 9",
     hint="One row per label, 10 columns (one per digit), a single 1 in the label's column.",
 )
-def _(answer: Any) -> None:
+def one_hot(answer: Any) -> None:
     array = expect_array(answer, name="the one-hot array")
     if array.shape == (10, 3):
         raise Wrong("The array is 10x3: one column per label.", hint="Put one row per label: transpose it (.T).")
@@ -34,7 +34,7 @@ def _(answer: Any) -> None:
     title="Decode one-hot rows back to labels",
     hint="The label is the column of the largest value in each row: argmax along axis 1.",
 )
-def _(answer: Any) -> None:
+def argmax(answer: Any) -> None:
     array = expect_array(answer, name="the labels")
     if array.shape == (10,):
         raise Wrong("You got 10 values: that is argmax down each column (axis 0).", hint="Take the argmax along axis=1, across each row.")
@@ -48,7 +48,7 @@ def _(answer: Any) -> None:
     title="Mean pixel value of the training images",
     hint="np.mean(ds.train.images) over every pixel of every image; the images are already scaled to [0, 1].",
 )
-def _(answer: Any) -> str:
+def pixel_mean(answer: Any) -> str:
     value = expect_number(answer, 0.131, tol=1e12, name="the mean pixel")  # only converts
     if value > 1.0:
         raise Wrong(
@@ -64,7 +64,7 @@ def _(answer: Any) -> str:
     title="A function that counts the examples of each digit",
     hint="np.bincount(labels, minlength=10) counts every digit, including those that never occur.",
 )
-def _(answer: Any) -> None:
+def count_classes(answer: Any) -> None:
     labels = np.array([0, 1, 1, 9, 9, 9, 4], dtype=np.int64)
     expected = np.bincount(labels, minlength=10)
     result = call_student(answer, labels, name="count_classes")

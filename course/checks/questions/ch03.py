@@ -46,7 +46,7 @@ def _cost_hint(value: float, expected: float, m: int) -> Wrong | None:
     title="Cost of y = 1.4x + 3.5 on the four points",
     hint="Errors are 4.9−6, 6.3−5, 7.7−7, 9.1−10; square them, add them up and divide by 2m = 8.",
 )
-def _(answer: Any) -> str:
+def cost_by_hand(answer: Any) -> str:
     value = expect_number(answer, 0.525, tol=1e12, name="the cost")  # converts and rejects non-numbers only
     if value < 0:
         raise Wrong(f"The cost is {value:.4g}, but a sum of squares cannot be negative.", hint="Square each error before adding.")
@@ -64,7 +64,7 @@ def _(answer: Any) -> str:
     title="A function cost(W, b, x, y) returning J = 1/(2m) Σ (Wx + b − y)²",
     hint="With NumPy: np.sum((W * x + b - y) ** 2) / (2 * len(x)); with TensorFlow: tf.reduce_mean(tf.square(...)) / 2.",
 )
-def _(answer: Any) -> None:
+def cost_function(answer: Any) -> None:
     cases = [(1.4, 3.5, _X, _Y), (0.0, 0.0, _X, _Y), (2.0, -1.0, _X, _Y),
              (0.5, 1.0, np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), np.array([1.0, 0.0, 2.0, 3.0, 1.0, 4.0]))]
     for w, b, x, y in cases:
@@ -87,7 +87,7 @@ def _(answer: Any) -> None:
     title="The gradient (dJ/dW, dJ/db) at W = 0, b = 0",
     hint="dJ/dW = 1/m · Σ (Wx + b − y)·x and dJ/db = 1/m · Σ (Wx + b − y); at W = b = 0 the error is just −y.",
 )
-def _(answer: Any) -> str:
+def gradient(answer: Any) -> str:
     expected = np.array([-19.25, -7.0])
     array = expect_array(answer, shape=(2,), name="(dJ/dW, dJ/db)")
     values = array.astype(np.float64)
@@ -109,7 +109,7 @@ def _(answer: Any) -> str:
     title="W and b after gradient descent",
     hint="Train until W and b stop changing in the second decimal; the least-squares answer is W = 1.40, b = 3.50.",
 )
-def _(answer: Any) -> str:
+def trained_params(answer: Any) -> str:
     array = expect_array(answer, shape=(2,), name="(W, b)").astype(np.float64)
     w, b = float(array[0]), float(array[1])
     if abs(w - _B) < 0.05 and abs(b - _W) < 0.05:
@@ -133,7 +133,7 @@ def _(answer: Any) -> str:
     title="A function standardize(x) returning (x − mean) / std",
     hint="(x - np.mean(x)) / np.std(x): the result has mean 0 and standard deviation 1.",
 )
-def _(answer: Any) -> None:
+def standardize(answer: Any) -> None:
     for x in (np.array([1.0, 2.0, 3.0, 4.0]), np.array([300.0, 310.0, 305.0, 320.0, 302.0])):
         result = call_student(answer, x.astype(np.float32), name="standardize")
         if result is None:

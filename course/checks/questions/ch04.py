@@ -29,7 +29,7 @@ def _close(a: float, b: float, tol: float = 1e-3) -> bool:
     title="Softmax of the logits (2.0, 1.0, 0.1)",
     hint="p_i = exp(z_i) / Σ_j exp(z_j): tf.nn.softmax([2.0, 1.0, 0.1]).",
 )
-def _(answer: Any) -> str:
+def softmax_probs(answer: Any) -> str:
     array = expect_array(answer, name="the probabilities").astype(np.float64)
     if array.size == 3 and array.shape != (3,):
         array = array.reshape(3)
@@ -51,7 +51,7 @@ def _(answer: Any) -> str:
     title="A numerically stable softmax(z) over the last axis of a batch",
     hint="Subtract each row's maximum before exp (it does not change the result), then divide by the row sum (axis=-1, keepdims=True).",
 )
-def _(answer: Any) -> None:
+def softmax_fn(answer: Any) -> None:
     batch = np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0], [-1.0, 3.0, 1.0]], dtype=np.float32)
     result = call_student(answer, batch, name="softmax")
     if result is None:
@@ -75,7 +75,7 @@ def _(answer: Any) -> None:
     title="Cross-entropy of the logits (2.0, 1.0, 0.1) when the true class is 0",
     hint="−Σ y_i log p_i with y = (1, 0, 0) leaves −ln p_0 (natural log).",
 )
-def _(answer: Any) -> str:
+def cross_entropy(answer: Any) -> str:
     expected = float(-np.log(_PROBS[0]))  # 0.417
     value = expect_number(answer, expected, tol=1e12, name="the cross-entropy")
     if _close(value, -expected):
@@ -96,7 +96,7 @@ def _(answer: Any) -> str:
     title="Trainable numbers in the single-layer network (784 inputs, 10 classes)",
     hint="W is 784 x 10 and b has one value per class.",
 )
-def _(answer: Any) -> str:
+def param_count(answer: Any) -> str:
     value = expect_number(answer, 7850, tol=1e12, name="the parameter count")
     if value == 7840:
         raise Wrong("7,840 counts W only.", hint="Add the 10 biases.")
@@ -113,7 +113,7 @@ def _(answer: Any) -> str:
     title="Updates per epoch on 55,000 examples: (batch, mini-batch of 100, stochastic)",
     hint="One update per batch: batch GD uses all examples at once, mini-batch 100 at a time, stochastic one at a time.",
 )
-def _(answer: Any) -> str:
+def updates_per_epoch(answer: Any) -> str:
     array = expect_array(answer, shape=(3,), name="(batch, mini-batch, stochastic)").astype(np.float64)
     if np.array_equal(array, [55000, 550, 1]):
         raise Wrong("The order is reversed.", hint="Give (batch, mini-batch, stochastic): batch gradient descent first.")
@@ -130,7 +130,7 @@ def _(answer: Any) -> str:
     title="Test accuracy of the single-layer softmax network",
     hint="model.evaluate(x_test, y_test) returns [loss, accuracy]; pass the accuracy as a fraction (0.91, not 91).",
 )
-def _(answer: Any) -> str:
+def model_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.9, tol=1e12, name="the test accuracy")
     if 1.0 < value <= 100.0:
         raise Wrong(f"{value:.4g} looks like a percentage.", hint="Pass a fraction between 0 and 1 (divide by 100).")

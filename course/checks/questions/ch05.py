@@ -20,7 +20,7 @@ def _close(a: float, b: float, rel: float = 1e-3) -> bool:
     title="Predictions of the hidden-layer network on the four XOR inputs",
     hint="Round the network's outputs for (0,0), (0,1), (1,0), (1,1) to 0 or 1: XOR is 0, 1, 1, 0.",
 )
-def _(answer: Any) -> str:
+def xor(answer: Any) -> str:
     array = expect_array(answer, name="the XOR predictions").astype(np.float64).reshape(-1)
     if array.size != 4:
         raise Wrong(f"Got {array.size} predictions; expected 4, one per input.", hint="Predict on all four inputs (0,0), (0,1), (1,0), (1,1).")
@@ -37,7 +37,7 @@ def _(answer: Any) -> str:
     title="Trainable numbers in the 1-5-3-1 network",
     hint="A dense layer from n to k units has n·k weights and k biases; add the three layers.",
 )
-def _(answer: Any) -> str:
+def param_count(answer: Any) -> str:
     value = expect_number(answer, 32, tol=1e12, name="the parameter count")
     if value == 23:
         raise Wrong("23 counts the weights only.", hint="Add one bias per unit: 5 + 3 + 1 = 9.")
@@ -52,7 +52,7 @@ def _(answer: Any) -> str:
     title="The largest slope of the sigmoid, max σ'(z)",
     hint="σ'(z) = σ(z)·(1 − σ(z)); it is largest at z = 0, where σ(0) = 0.5.",
 )
-def _(answer: Any) -> str:
+def sigmoid_slope(answer: Any) -> str:
     value = expect_number(answer, 0.25, tol=1e12, name="max σ'(z)")
     if _close(value, 0.5):
         raise Wrong("0.5 is σ(0), the value, not the slope.", hint="The slope is σ(0)·(1 − σ(0)).")
@@ -67,7 +67,7 @@ def _(answer: Any) -> str:
     title="The most the sigmoid slopes can pass back through 10 layers, 0.25^10",
     hint="Backpropagation multiplies one σ' per layer; each is at most 0.25.",
 )
-def _(answer: Any) -> str:
+def vanishing_factor(answer: Any) -> str:
     expected = 0.25**10
     value = expect_number(answer, expected, tol=1e12, name="the factor")
     if _close(value, 0.25 * 10):
@@ -83,7 +83,7 @@ def _(answer: Any) -> str:
     title="The LeCun normal standard deviation for a layer with 784 inputs",
     hint="LeCun initialization draws weights with variance 1 / fan_in, so std = sqrt(1 / fan_in).",
 )
-def _(answer: Any) -> str:
+def lecun_std(answer: Any) -> str:
     expected = float(np.sqrt(1 / 784))
     value = expect_number(answer, expected, tol=1e12, name="the standard deviation")
     if _close(value, 1 / 784):
@@ -101,7 +101,7 @@ def _(answer: Any) -> str:
     title="The factor Keras multiplies kept units by during training with Dropout(0.5)",
     hint="Inverted dropout scales the kept units up by 1 / (1 − rate) during training, so nothing changes at test time.",
 )
-def _(answer: Any) -> str:
+def dropout_scale(answer: Any) -> str:
     value = expect_number(answer, 2.0, tol=1e12, name="the scale")
     if _close(value, 0.5):
         raise Wrong("0.5 is the rate (the share dropped), or the test-time scale of the original paper.",
@@ -117,7 +117,7 @@ def _(answer: Any) -> str:
     title="Test MSE of the 1-5-3-1 network and of the straight line on the noisy sine",
     hint="Pass (network MSE, line MSE); the noise alone has variance 0.01, a straight line cannot follow the sine.",
 )
-def _(answer: Any) -> str:
+def sine_fit(answer: Any) -> str:
     array = expect_array(answer, shape=(2,), name="(network MSE, line MSE)").astype(np.float64)
     net, line = float(array[0]), float(array[1])
     if min(net, line) < 0:
@@ -138,7 +138,7 @@ def _(answer: Any) -> str:
     title="Mean absolute error of the take-off model on the test set, in metres",
     hint="np.mean(np.abs(predicted - true)) over the test set, in metres (not normalized units).",
 )
-def _(answer: Any) -> str:
+def takeoff_mae(answer: Any) -> str:
     value = expect_number(answer, 15.0, tol=1e12, name="the mean absolute error")
     if value < 0:
         raise Wrong("An absolute error cannot be negative.", hint="Take np.abs before the mean.")

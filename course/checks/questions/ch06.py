@@ -53,7 +53,7 @@ def _integer(answer: Any, name: str) -> int:
     title="Output size for W=5, K=3, P=1, S=2",
     hint="O = (W - K + 2P) / S + 1.",
 )
-def _(answer: Any) -> str:
+def output_size(answer: Any) -> str:
     value = _integer(answer, "the output size")
     if value == 3:
         return "O = (5 - 3 + 2·1) / 2 + 1 = 3: a 3x3 output."
@@ -70,7 +70,7 @@ def _(answer: Any) -> str:
     title="A function conv_output_size(W, K, P, S)",
     hint="Return (W - K + 2 * P) // S + 1.",
 )
-def _(answer: Any) -> str:
+def output_size_fn(answer: Any) -> str:
     got = []
     for (w, k, p, s), _expected in SIZE_CASES:
         call = f"conv_output_size({w}, {k}, {p}, {s})"
@@ -98,7 +98,7 @@ def _(answer: Any) -> str:
     title="The 5x5 image convolved with the 3x3 filter",
     hint="Slide the 3x3 filter over every 3x3 patch (stride 1, no padding); multiply element by element and sum.",
 )
-def _(answer: Any) -> str:
+def conv_by_hand(answer: Any) -> str:
     array = to_array(answer, "feature_map")
     if array.ndim > 2 and array.size == 9:
         array = array.reshape(3, 3)  # tf.nn.conv2d gives (1, 3, 3, 1): accept it
@@ -119,7 +119,7 @@ def _(answer: Any) -> str:
     title="The curve detector's response on the curve",
     hint="Multiply the filter and the image patch element by element and add everything up.",
 )
-def _(answer: Any) -> str:
+def curve_response(answer: Any) -> str:
     value = expect_number(answer, CURVE_RESPONSE, tol=float("inf"), name="response")
     if value == CURVE_RESPONSE:
         return "4 × (50·30) + (20·30) = 6,600: a large response, the patch has a curve like the filter's."
@@ -135,7 +135,7 @@ def _(answer: Any) -> str:
     title="2x2 max pooling (stride 2) of the 4x4 example",
     hint="Split the 4x4 input into four 2x2 blocks and keep the largest value of each.",
 )
-def _(answer: Any) -> str:
+def max_pool(answer: Any) -> str:
     array = to_array(answer, "pooled")
     if array.ndim > 2 and array.size == 4:
         array = array.reshape(2, 2)  # tf.nn.max_pool2d gives (1, 2, 2, 1): accept it
@@ -153,7 +153,7 @@ def _(answer: Any) -> str:
     title="How many values reach the dense layer?",
     hint="Each 2x2 max pooling halves height and width: 28 → 14 → 7 ('same' padding keeps the size in the convolutions).",
 )
-def _(answer: Any) -> str:
+def flatten_size(answer: Any) -> str:
     value = _integer(answer, "flatten_size")
     if value == 7 * 7 * 64:
         return "7 × 7 × 64 = 3,136 values feed the dense layer of 1,024 units."
@@ -172,7 +172,7 @@ def _(answer: Any) -> str:
     title="Parameters of the first convolution (5x5, 1 → 32 channels)",
     hint="Each of the 32 filters has 5 × 5 × 1 weights and one bias.",
 )
-def _(answer: Any) -> str:
+def conv1_params(answer: Any) -> str:
     value = _integer(answer, "conv1_params")
     if value == 5 * 5 * 1 * 32 + 32:
         return "5·5·1·32 weights + 32 biases = 832, however large the image is: that is weight sharing."
@@ -190,7 +190,7 @@ def _(answer: Any) -> str:
     title="The classic CNN's test accuracy",
     hint="Pass the test accuracy as a fraction between 0 and 1, e.g. model.evaluate(...) or np.mean(pred == y).",
 )
-def _(answer: Any) -> str:
+def test_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.5, tol=float("inf"), name="accuracy")
     if value > 1.0:
         raise Wrong(f"accuracy = {value:g} is above 1.", hint="Give a fraction (0.99), not a percentage (99).")

@@ -34,7 +34,7 @@ def _count(answer: Any, name: str) -> int:
     title='The "hello" network predicts "ello"',
     hint='Take the argmax over the 4 characters at each of the 4 steps and join the characters: "".join(...).',
 )
-def _(answer: Any) -> str:
+def hello_prediction(answer: Any) -> str:
     if isinstance(answer, (list, tuple)) and all(isinstance(c, str) for c in answer):
         raise Wrong(f"The prediction is a {type(answer).__name__} of characters.", hint='Join them into one string: "".join(chars).')
     if not isinstance(answer, str):
@@ -70,7 +70,7 @@ def _(answer: Any) -> str:
     title='One-hot encoding of "hell"',
     hint="With h=0, e=1, l=2, o=3, each character becomes a row of four numbers with a single 1: np.eye(4)[indices].",
 )
-def _(answer: Any) -> str:
+def one_hot_hell(answer: Any) -> str:
     array = to_array(answer, "one_hot")
     if array.shape == (1, 4, 4):
         array = array[0]  # a batch of one sentence is fine
@@ -95,7 +95,7 @@ def _(answer: Any) -> str:
     title="Parameters of SimpleRNN(5) on 4 input features",
     hint="units × inputs (input weights) + units × units (recurrent weights) + units (biases).",
 )
-def _(answer: Any) -> str:
+def rnn_params(answer: Any) -> str:
     value = _count(answer, "rnn_params")
     if value == 5 * 4 + 5 * 5 + 5:
         return "5·4 + 5·5 + 5 = 50 parameters, shared by every time step."
@@ -113,7 +113,7 @@ def _(answer: Any) -> str:
     title="Parameters of LSTM(5) on 4 input features",
     hint="An LSTM has four gates, each with the parameters of a simple RNN: 4 × (5·4 + 5·5 + 5).",
 )
-def _(answer: Any) -> str:
+def lstm_params(answer: Any) -> str:
     value = _count(answer, "lstm_params")
     if value == 4 * (5 * 4 + 5 * 5 + 5):
         return "4 × 50 = 200: an LSTM costs four times a simple RNN of the same size."
@@ -131,7 +131,7 @@ def _(answer: Any) -> str:
     title="The masked mean of the token losses",
     hint="Average only over the real tokens: sum(loss * mask) / sum(mask), with mask = (labels != 0).",
 )
-def _(answer: Any) -> str:
+def masked_loss(answer: Any) -> str:
     value = expect_number(answer, MASKED_MEAN, tol=float("inf"), name="masked_loss")
     if abs(value - MASKED_MEAN) <= 1e-4:
         return "0.3: padding contributes nothing, and the mean is over the 5 real tokens."
@@ -161,7 +161,7 @@ def _accuracy_cases() -> list[tuple[np.ndarray, np.ndarray, float, str]]:
     title="A function masked_accuracy(y_true, y_pred) that ignores padding",
     hint="mask = y_true != 0; return the mean of (y_pred == y_true) over the masked positions only.",
 )
-def _(answer: Any) -> str:
+def masked_accuracy(answer: Any) -> str:
     for y_true, y_pred, expected, what in _accuracy_cases():
         got = call_student(answer, y_true, y_pred, name="masked_accuracy")
         if got is None:
@@ -184,7 +184,7 @@ def _(answer: Any) -> str:
     title="The RNN tagger's accuracy on the held-out sentences",
     hint="Pass the token accuracy (padding excluded) of the RNN tagger on the test sentences, a fraction in [0, 1].",
 )
-def _(answer: Any) -> str:
+def pos_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.5, tol=float("inf"), name="accuracy")
     if value > 1.0:
         raise Wrong(f"accuracy = {value:g} is above 1.", hint="Give a fraction (0.98), not a percentage (98).")

@@ -18,7 +18,7 @@ from course.checks.registry import question
     title="The full name of an op named 'product' inside name_scope('multiply')",
     hint="A name scope prefixes the names of the operations created inside it, followed by a slash.",
 )
-def _(answer: Any) -> None:
+def scoped_name(answer: Any) -> None:
     if not isinstance(answer, str):
         raise Wrong(f"A name is text, but the answer is {describe(answer)}.", hint="Write it in quotes.")
     text = answer.strip()
@@ -38,7 +38,7 @@ def _(answer: Any) -> None:
     title="The graph read back from the event file keeps the name scopes",
     hint="Collect [node.name for node in graph_def.node] from the graph you read back.",
 )
-def _(answer: Any) -> str:
+def graph_nodes(answer: Any) -> str:
     if not isinstance(answer, (list, tuple, set)) or not all(isinstance(n, str) for n in answer):
         raise Wrong(f"The answer is {describe(answer)}; expected a list of node names (strings).")
     names = set(answer)
@@ -72,7 +72,7 @@ def _write_sample_log(folder: str) -> dict[str, list[tuple[int, float]]]:
     title="A function that reads one scalar tag back from a log folder",
     hint="read_scalars(logdir, tag) should return [(step, value), ...] sorted by step, e.g. with EventAccumulator.",
 )
-def _(answer: Any) -> str:
+def read_scalars(answer: Any) -> str:
     if answer is not None and not callable(answer):
         raise Wrong(f"The answer is {describe(answer)}.", hint="Pass the function itself: check('08.read_scalars', read_scalars).")
     with tempfile.TemporaryDirectory(prefix="course-08-") as folder:

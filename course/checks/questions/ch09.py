@@ -19,7 +19,7 @@ from course.checks.registry import question
     title="Which checkpoints remain: every 50 steps up to 400, max_to_keep=3",
     hint="CheckpointManager deletes the oldest checkpoint once more than max_to_keep exist.",
 )
-def _(answer: Any) -> None:
+def kept_checkpoints(answer: Any) -> None:
     array = expect_array(answer, name="the kept steps")
     if array.ndim != 1:
         raise Wrong(f"Expected a flat list of steps, not shape {array.shape}.")
@@ -40,7 +40,7 @@ def _(answer: Any) -> None:
     title="The variable after restoring the checkpoint",
     hint="checkpoint.restore(path) assigns the saved values to the existing variables.",
 )
-def _(answer: Any) -> None:
+def restored_value(answer: Any) -> None:
     array = expect_array(answer, name="the restored variable")
     if array.shape == (3,) and np.allclose(array, [10.0, 20.0, 30.0]):
         raise Wrong(
@@ -57,7 +57,7 @@ def _(answer: Any) -> None:
     title="The fresh process resumed from the last checkpoint",
     hint="Pass {'last_saved': <step of the last checkpoint>, 'resumed_from': <step the new process started at>}.",
 )
-def _(answer: Any) -> str:
+def resumed(answer: Any) -> str:
     if not isinstance(answer, dict) or not {"last_saved", "resumed_from"} <= set(answer):
         raise Wrong(f"The answer is {describe(answer)}; expected a dict with keys 'last_saved' and 'resumed_from'.")
     last, resumed = int(answer["last_saved"]), int(answer["resumed_from"])
@@ -85,7 +85,7 @@ def _keras():
     title="A function that saves a Keras model to a .keras file and loads it back",
     hint="model.save(path) with a path ending in .keras, then keras.models.load_model(path).",
 )
-def _(answer: Any) -> str:
+def keras_roundtrip(answer: Any) -> str:
     keras = _keras()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
