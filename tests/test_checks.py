@@ -190,6 +190,42 @@ def test_expect_number_relative_tolerance():
     assert "loss = 103 is off by 3" in w.message and "±2" in w.message
 
 
+def test_close_is_the_tolerance_of_expect_number():
+    from course.checks.authoring import close
+
+    assert close(0.5, 0.5) and not close(0.5, 0.5000001)  # no tolerance: equal
+    assert close(1.0009, 1.0, tol=1e-3) and not close(1.0011, 1.0, tol=1e-3)
+    assert close(101.0, 100.0, rel=0.01) and not close(101.1, 100.0, rel=0.01)
+    assert close(1e-6 + 0.9e-9, 1e-6, rel=1e-3) and not close(1e-6 + 1.1e-9, 1e-6, rel=1e-3)  # purely relative
+    assert close(0.0009, 0.0, tol=1e-3, rel=1e-3) and close(4.2036, 4.2, tol=1e-3, rel=1e-3)  # whichever is larger
+    assert not close(4.205, 4.2, tol=1e-3, rel=1e-3)
+    assert not close(float("nan"), 0.0, tol=float("inf"))
+    for value, target, tol, rel in [(101.0, 100.0, 0.5, 0.02), (0.5, 0.525, 1e-3, 0.0), (3.0, 2.0, 0.0, 0.4)]:
+        try:
+            expect_number(value, target, tol=tol, rel=rel)
+            accepted = True
+        except Wrong:
+            accepted = False
+        assert accepted is close(value, target, tol=tol, rel=rel), (value, target, tol, rel)
+
+
+def test_reject_slips_raises_the_first_match_with_its_message_and_hint():
+    from course.checks.authoring import reject_slips
+
+    slips = [(2.0, "doubled", "halve it"), (0.5, "halved", None), ("hell", "the input", "decode the output")]
+    assert reject_slips(1.0, slips, tol=0.1) is None
+    w = wrong(reject_slips, 2.05, slips, tol=0.1)
+    assert (w.message, w.hint) == ("doubled", "halve it")
+    assert wrong(reject_slips, np.float32(0.5), slips).message == "halved"  # exact by default
+    assert reject_slips(0.5001, slips) is None
+    assert wrong(reject_slips, "hell", slips).hint == "decode the output"  # other values: equality
+    assert reject_slips("hello", slips) is None
+    twice = [(1.0, "first", None), (1.0, "second", None)]
+    assert wrong(reject_slips, 1.0, twice).message == "first"
+    with pytest.raises(TypeError, match="not arrays"):
+        reject_slips(np.zeros(2), slips)
+
+
 def test_array_checks(questions):
     good = [[1.0, 2.0], [3.0, 4.00001]]
     assert check("99.array", np.array(good, dtype=np.float32)).passed

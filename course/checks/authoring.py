@@ -32,6 +32,7 @@ import numbers
 import threading
 import traceback
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,43 @@ def _check_finite(array: np.ndarray, name: str) -> None:
         )
 
 
+# --------------------------------------------------------------------------------------------- comparing numbers
+
+
+def _allowed(target: float, tol: float, rel: float) -> float:
+    return max(float(tol), float(rel) * abs(float(target)))
+
+
+def close(value: float, target: float, *, tol: float = 0.0, rel: float = 0.0) -> bool:
+    """True when ``value`` is within ``tol`` of ``target``, or within ``rel`` × |target|, whichever allows more.
+
+    The tolerance of ``expect_number``. ``tol=1e-3, rel=1e-3`` is ±1e-3 up to |target| = 1 and 0.1 % beyond;
+    ``rel`` alone is purely relative; neither means equal. NaN is close to nothing.
+    """
+    return abs(float(value) - float(target)) <= _allowed(target, tol, rel)
+
+
+Slip = tuple[Any, str, str | None]
+"""A known wrong answer for ``reject_slips``: (the wrong value, the message, the hint)."""
+
+
+def reject_slips(value: Any, slips: Iterable[Slip], *, tol: float = 0.0, rel: float = 0.0) -> None:
+    """Raise ``Wrong(message, hint=hint)`` for the first ``(slip, message, hint)`` in ``slips`` that ``value`` matches.
+
+    Numbers match when ``close(value, slip, tol=tol, rel=rel)`` (exactly, by default); other values (strings,
+    tuples, lists) when they are equal. Compare arrays with ``np.allclose`` instead. Returns when none matches.
+    """
+    for slip, message, hint in slips:
+        if isinstance(value, np.ndarray) or isinstance(slip, np.ndarray):
+            raise TypeError("reject_slips compares numbers and plain values, not arrays")
+        if isinstance(value, numbers.Real) and isinstance(slip, numbers.Real):
+            matched = close(value, slip, tol=tol, rel=rel)
+        else:
+            matched = value == slip
+        if matched:
+            raise Wrong(message, hint=hint)
+
+
 # --------------------------------------------------------------------------------------------- author helpers
 
 
@@ -180,7 +218,7 @@ def expect_number(answer: Any, expected: float, *, tol: float = 1e-6, rel: float
     if math.isnan(value) or math.isinf(value):
         _check_finite(np.asarray(value), name)
     diff = abs(value - float(expected))
-    allowed = float(tol) if rel is None else max(float(tol), float(rel) * abs(float(expected)))
+    allowed = _allowed(expected, tol, 0.0 if rel is None else rel)
     if not diff <= allowed:
         direction = "too high" if value > expected else "too low"
         raise Wrong(f"{name} = {_fmt(value)} is off by {_fmt(diff)} ({direction}); the tolerance is ±{allowed:.3g}.")

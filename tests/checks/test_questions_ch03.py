@@ -140,3 +140,17 @@ def test_trained_params_accepts_within_half_a_hundredth(answer, passed):
 def test_trained_params_swapped_edge():
     assert "swapped" in check("03.trained_params", (3.5 - 0.049, 1.4 + 0.049)).message
     assert "swapped" not in check("03.trained_params", (3.5 - 0.051, 1.4)).message
+
+
+@pytest.mark.parametrize("answer", [0.524, 0.526])
+def test_cost_by_hand_rejects_a_thousandth_away(answer):
+    """In floating point, 0.525 ± 0.001 is just beyond the tolerance: the expected cost must be 0.525 exactly."""
+    assert not check("03.cost_by_hand", answer).passed
+
+
+def test_line_and_cost_come_from_the_chapter_data():
+    from course.checks.questions import ch03
+
+    assert ch03._line() == (1.4, 3.5)
+    assert ch03._min_cost() == 0.525
+    assert check("03.gradient", (float(np.mean(-Y * X)), float(-np.mean(Y)))).passed

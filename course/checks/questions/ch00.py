@@ -6,7 +6,7 @@ import re
 import sys
 from typing import Any
 
-from course.checks.authoring import Wrong, expect_number
+from course.checks.authoring import Wrong, expect_number, reject_slips
 from course.checks.describe import describe
 from course.checks.registry import question
 
@@ -80,10 +80,11 @@ def first_gpu_device(answer: Any) -> str:
     hint="Speedup = CPU time / GPU time: how many times faster the GPU is.",
 )
 def speedup(answer: Any) -> str:
-    expected = 3.862 / 0.0877
-    if isinstance(answer, (int, float)) and not isinstance(answer, bool) and abs(answer - 0.0877 / 3.862) < 1e-3:
-        raise Wrong("That is GPU time / CPU time, the fraction of the time the GPU needs.", hint="Divide the other way round.")
-    if isinstance(answer, (int, float)) and not isinstance(answer, bool) and abs(answer - (3.862 - 0.0877)) < 1e-3:
-        raise Wrong("That is the difference in seconds, not how many times faster.", hint="Divide instead of subtracting.")
-    expect_number(answer, expected, tol=0.5, name="speedup")
+    cpu, gpu = 3.862, 0.0877  # seconds
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        reject_slips(answer, [
+            (gpu / cpu, "That is GPU time / CPU time, the fraction of the time the GPU needs.", "Divide the other way round."),
+            (cpu - gpu, "That is the difference in seconds, not how many times faster.", "Divide instead of subtracting."),
+        ], tol=1e-3)
+    expect_number(answer, cpu / gpu, tol=0.5, name="speedup")
     return "Right: the GPU was about 44 times faster on that benchmark."

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, expect_array, expect_number, to_array
+from course.checks.authoring import Wrong, call_student, expect_array, expect_number, reject_slips, to_array
 from course.checks.registry import question
 
 _LOGITS = np.array([2.0, 1.0, 0.1])
@@ -18,10 +18,6 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 _PROBS = _softmax(_LOGITS)  # 0.659, 0.242, 0.099
-
-
-def _close(a: float, b: float, tol: float = 1e-3) -> bool:
-    return abs(a - b) <= tol * max(1.0, abs(b))
 
 
 @question(
@@ -78,15 +74,14 @@ def softmax_fn(answer: Any) -> None:
 def cross_entropy(answer: Any) -> str:
     expected = float(-np.log(_PROBS[0]))  # 0.417
     value = expect_number(answer, expected, tol=1e12, name="the cross-entropy")
-    if _close(value, -expected):
-        raise Wrong("The cross-entropy came out negative.", hint="It is minus the log-probability: −ln p_0 (log p is negative).")
-    if _close(value, expected / np.log(2)):
-        raise Wrong(f"{value:.4g} is in bits (log base 2).", hint="Use the natural logarithm (np.log, tf.math.log).")
-    for label in (1, 2):
-        if _close(value, float(-np.log(_PROBS[label]))):
-            raise Wrong(f"{value:.4g} is −ln p_{label}: the loss for class {label}.", hint="The true class is 0: take −ln of the first probability.")
-    if _close(value, float(-np.log(_LOGITS[0] / _LOGITS.sum()))):
-        raise Wrong("The probabilities were made without exp.", hint="Softmax first (exp, then normalise), then −ln p_0.")
+    reject_slips(value, [
+        (-expected, "The cross-entropy came out negative.", "It is minus the log-probability: −ln p_0 (log p is negative)."),
+        (expected / np.log(2), f"{value:.4g} is in bits (log base 2).", "Use the natural logarithm (np.log, tf.math.log)."),
+        *[(float(-np.log(_PROBS[label])), f"{value:.4g} is −ln p_{label}: the loss for class {label}.",
+           "The true class is 0: take −ln of the first probability.") for label in (1, 2)],
+        (float(-np.log(_LOGITS[0] / _LOGITS.sum())), "The probabilities were made without exp.",
+         "Softmax first (exp, then normalise), then −ln p_0."),
+    ], tol=1e-3, rel=1e-3)  # ±1e-3, relative above 1
     expect_number(value, expected, tol=1e-3, name="the cross-entropy")
     return "Right: about 0.417. A perfect prediction (p_0 = 1) would cost 0; a confident wrong one costs a lot."
 
@@ -98,12 +93,13 @@ def cross_entropy(answer: Any) -> str:
 )
 def param_count(answer: Any) -> str:
     value = expect_number(answer, 7850, tol=1e12, name="the parameter count")
-    if value == 7840:
-        raise Wrong("7,840 counts W only.", hint="Add the 10 biases.")
-    if value in (794, 785, 784 + 10 * 2):
-        raise Wrong(f"{value:g} adds the sizes instead of multiplying them.", hint="W has 784 × 10 entries.")
-    if value == 78400:
-        raise Wrong("78,400 is 784 × 100: 100 is the batch size, not a layer size.", hint="The batch size does not change the number of weights.")
+    added = (f"{value:g} adds the sizes instead of multiplying them.", "W has 784 × 10 entries.")
+    reject_slips(value, [
+        (7840, "7,840 counts W only.", "Add the 10 biases."),
+        (794, *added), (785, *added), (784 + 10 * 2, *added),
+        (78400, "78,400 is 784 × 100: 100 is the batch size, not a layer size.",
+         "The batch size does not change the number of weights."),
+    ])
     expect_number(value, 7850, tol=0, name="the parameter count")
     return "Right: 784 × 10 + 10 = 7,850, what model.count_params() reports."
 

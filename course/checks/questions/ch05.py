@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, expect_array, expect_number
+from course.checks.authoring import Wrong, expect_array, expect_number, reject_slips
 from course.checks.registry import question
 
-
-def _close(a: float, b: float, rel: float = 1e-3) -> bool:
-    return abs(a - b) <= rel * max(abs(b), 1e-12)
+# Known slips are matched within 0.1 % of the slip (purely relative: several targets are far below 1).
+_REL = 1e-3
 
 
 @question(
@@ -39,10 +38,10 @@ def xor(answer: Any) -> str:
 )
 def param_count(answer: Any) -> str:
     value = expect_number(answer, 32, tol=1e12, name="the parameter count")
-    if value == 23:
-        raise Wrong("23 counts the weights only.", hint="Add one bias per unit: 5 + 3 + 1 = 9.")
-    if value == 10:
-        raise Wrong("10 adds up the units.", hint="Count the connections: 1·5 + 5·3 + 3·1 weights, plus the biases.")
+    reject_slips(value, [
+        (23, "23 counts the weights only.", "Add one bias per unit: 5 + 3 + 1 = 9."),
+        (10, "10 adds up the units.", "Count the connections: 1·5 + 5·3 + 3·1 weights, plus the biases."),
+    ])
     expect_number(value, 32, tol=0, name="the parameter count")
     return "Right: (1·5 + 5) + (5·3 + 3) + (3·1 + 1) = 32, what model.count_params() reports."
 
@@ -54,10 +53,10 @@ def param_count(answer: Any) -> str:
 )
 def sigmoid_slope(answer: Any) -> str:
     value = expect_number(answer, 0.25, tol=1e12, name="max σ'(z)")
-    if _close(value, 0.5):
-        raise Wrong("0.5 is σ(0), the value, not the slope.", hint="The slope is σ(0)·(1 − σ(0)).")
-    if _close(value, 1.0):
-        raise Wrong("1 is ReLU's slope for z > 0 (or tanh's at 0), not the sigmoid's.", hint="Use σ'(z) = σ(z)·(1 − σ(z)).")
+    reject_slips(value, [
+        (0.5, "0.5 is σ(0), the value, not the slope.", "The slope is σ(0)·(1 − σ(0))."),
+        (1.0, "1 is ReLU's slope for z > 0 (or tanh's at 0), not the sigmoid's.", "Use σ'(z) = σ(z)·(1 − σ(z))."),
+    ], rel=_REL)
     expect_number(value, 0.25, tol=1e-3, name="max σ'(z)")
     return "Right: at most 0.25, so each sigmoid layer shrinks the gradient at least 4 times."
 
@@ -70,10 +69,11 @@ def sigmoid_slope(answer: Any) -> str:
 def vanishing_factor(answer: Any) -> str:
     expected = 0.25**10
     value = expect_number(answer, expected, tol=1e12, name="the factor")
-    if _close(value, 0.25 * 10):
-        raise Wrong("2.5 multiplies 0.25 by 10.", hint="The factors multiply: 0.25 ** 10.")
-    if _close(value, 0.25**9) or _close(value, 0.25**11):
-        raise Wrong("Off by one layer.", hint="Ten layers, ten factors: 0.25 ** 10.")
+    reject_slips(value, [
+        (0.25 * 10, "2.5 multiplies 0.25 by 10.", "The factors multiply: 0.25 ** 10."),
+        (0.25**9, "Off by one layer.", "Ten layers, ten factors: 0.25 ** 10."),
+        (0.25**11, "Off by one layer.", "Ten layers, ten factors: 0.25 ** 10."),
+    ], rel=_REL)
     expect_number(value, expected, tol=0, rel=1e-3, name="the factor")
     return f"Right: about {expected:.2g}: the first layers of a deep sigmoid network hardly learn."
 
@@ -86,12 +86,12 @@ def vanishing_factor(answer: Any) -> str:
 def lecun_std(answer: Any) -> str:
     expected = float(np.sqrt(1 / 784))
     value = expect_number(answer, expected, tol=1e12, name="the standard deviation")
-    if _close(value, 1 / 784):
-        raise Wrong("1/784 is the variance.", hint="Take the square root: std = sqrt(1 / fan_in).")
-    if _close(value, float(np.sqrt(2 / 784))):
-        raise Wrong("sqrt(2/784) is He initialization (for ReLU).", hint="LeCun uses 1 / fan_in, without the 2.")
-    if any(_close(value, float(np.sqrt(2 / (784 + k)))) for k in (10, 100, 128, 256, 512)):
-        raise Wrong("That is Glorot (Xavier) initialization, which averages fan_in and fan_out.", hint="LeCun uses fan_in only.")
+    glorot = ("That is Glorot (Xavier) initialization, which averages fan_in and fan_out.", "LeCun uses fan_in only.")
+    reject_slips(value, [
+        (1 / 784, "1/784 is the variance.", "Take the square root: std = sqrt(1 / fan_in)."),
+        (float(np.sqrt(2 / 784)), "sqrt(2/784) is He initialization (for ReLU).", "LeCun uses 1 / fan_in, without the 2."),
+        *[(float(np.sqrt(2 / (784 + fan_out))), *glorot) for fan_out in (10, 100, 128, 256, 512)],
+    ], rel=_REL)
     expect_number(value, expected, tol=0, rel=1e-3, name="the standard deviation")
     return "Right: 1/28 ≈ 0.0357, so a sum of 784 weighted inputs keeps a variance near 1."
 
@@ -103,11 +103,11 @@ def lecun_std(answer: Any) -> str:
 )
 def dropout_scale(answer: Any) -> str:
     value = expect_number(answer, 2.0, tol=1e12, name="the scale")
-    if _close(value, 0.5):
-        raise Wrong("0.5 is the rate (the share dropped), or the test-time scale of the original paper.",
-                    hint="Keras scales the kept units up during training: 1 / (1 − 0.5).")
-    if _close(value, 1.0):
-        raise Wrong("1 is what happens at test time (training=False).", hint="During training the kept units are scaled by 1 / (1 − rate).")
+    reject_slips(value, [
+        (0.5, "0.5 is the rate (the share dropped), or the test-time scale of the original paper.",
+         "Keras scales the kept units up during training: 1 / (1 − 0.5)."),
+        (1.0, "1 is what happens at test time (training=False).", "During training the kept units are scaled by 1 / (1 − rate)."),
+    ], rel=_REL)
     expect_number(value, 2.0, tol=1e-6, name="the scale")
     return "Right: kept units are doubled during training, so the expected sum matches the test-time network."
 

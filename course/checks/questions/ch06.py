@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, expect_array, expect_number, expect_whole_number, to_array
+from course.checks.authoring import (Wrong, call_student, expect_array, expect_number, expect_whole_number, reject_slips,
+                                to_array)
 from course.checks.registry import question
 
 # The classic 5x5 binary image and 3x3 filter (the "convolved feature" example of the CNN intro tutorials).
@@ -123,10 +124,10 @@ def curve_response(answer: Any) -> str:
     value = expect_number(answer, CURVE_RESPONSE, tol=float("inf"), name="response")
     if value == CURVE_RESPONSE:
         return "4 × (50·30) + (20·30) = 6,600: a large response, the patch has a curve like the filter's."
-    if value == 0:
-        raise Wrong("0 is the response on a patch without the curve.", hint="Use the patch that contains the curve.")
-    if value == 7500:
-        raise Wrong("7,500 counts one pixel as 50 that is 20 in the patch.", hint="Multiply the actual pixel values.")
+    reject_slips(value, [
+        (0, "0 is the response on a patch without the curve.", "Use the patch that contains the curve."),
+        (7500, "7,500 counts one pixel as 50 that is 20 in the patch.", "Multiply the actual pixel values."),
+    ])
     raise Wrong(f"{value:g} is not the response.", hint="Only the positions where both the filter and the patch are non-zero contribute.")
 
 

@@ -3,16 +3,15 @@ the masked sequence loss and accuracy, and the part-of-speech tagger's held-out 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, expect_array, expect_number, expect_whole_number, to_array
+from course.checks.authoring import (Wrong, call_student, close, expect_array, expect_number, expect_whole_number,
+                                    reject_slips, to_array)
 from course.checks.describe import describe
 from course.checks.registry import question
-
-CHARS = ["h", "e", "l", "o"]
-HELL_ONE_HOT = np.eye(4)[[0, 1, 2, 2]]  # "hell" with h=0, e=1, l=2, o=3
 
 # The masked-loss exercise: two padded sentences (0 = padding) and a loss per token.
 LOSS_LABELS = np.array([[3, 1, 0, 0], [2, 2, 5, 0]])
@@ -23,6 +22,14 @@ UNMASKED_MEAN = 0.75    # every position, padding included
 # A per-word tagger that picks each word's most frequent tag reaches about 0.92 on the held-out sentences of
 # course.datasets.pos_corpus(); a tagger that reads the context must do clearly better.
 POS_ACCURACY_FLOOR = 0.95
+
+
+@functools.cache
+def _hello() -> Any:
+    """course.datasets.hello(): characters h, e, l, o; x is "hell" one-hot (1, 4, 4), y is "ello" as indices (1, 4)."""
+    from course.datasets import hello  # on first use: loading the questions stays light
+
+    return hello()
 
 
 def _count(answer: Any, name: str) -> int:
@@ -82,11 +89,14 @@ def one_hot_hell(answer: Any) -> str:
     expect_array(array, shape=(4, 4), name="one_hot")
     if not np.isin(array, (0, 1)).all():
         raise Wrong("one_hot should contain only 0s and 1s.")
-    if np.allclose(array, HELL_ONE_HOT.T) and not np.allclose(array, HELL_ONE_HOT):
+    data = _hello()
+    hell = data.x[0]
+    ello = np.eye(len(data.chars))[data.y[0]]  # the target, one-hot
+    if np.allclose(array, hell.T) and not np.allclose(array, hell):
         raise Wrong("one_hot is transposed.", hint="One row per character (time step), one column per vocabulary entry.")
-    if np.allclose(array, np.eye(4)[[1, 2, 2, 3]]):
+    if np.allclose(array, ello):
         raise Wrong('That is "ello", the target.', hint='Encode the input "hell".')
-    expect_array(array, HELL_ONE_HOT, tol=1e-6, name="one_hot")
+    expect_array(array, hell, tol=1e-6, name="one_hot")
     return "Each row has a single 1 at the character's index; the two l's are the same row."
 
 
@@ -133,14 +143,13 @@ def lstm_params(answer: Any) -> str:
 )
 def masked_loss(answer: Any) -> str:
     value = expect_number(answer, MASKED_MEAN, tol=float("inf"), name="masked_loss")
-    if abs(value - MASKED_MEAN) <= 1e-4:
+    if close(value, MASKED_MEAN, tol=1e-4):
         return "0.3: padding contributes nothing, and the mean is over the 5 real tokens."
-    if abs(value - UNMASKED_MEAN) <= 1e-4:
-        raise Wrong("0.75 is the mean over every position, padding included.", hint="Multiply by the mask before averaging.")
-    if abs(value - 1.5) <= 1e-4:
-        raise Wrong("1.5 is the sum over the real tokens.", hint="Divide by the number of real tokens (mask.sum()).")
-    if abs(value - 1.5 / 8) <= 1e-4:
-        raise Wrong("You divided the masked sum by all 8 positions.", hint="Divide by the number of real tokens, 5.")
+    reject_slips(value, [
+        (UNMASKED_MEAN, "0.75 is the mean over every position, padding included.", "Multiply by the mask before averaging."),
+        (1.5, "1.5 is the sum over the real tokens.", "Divide by the number of real tokens (mask.sum())."),
+        (1.5 / 8, "You divided the masked sum by all 8 positions.", "Divide by the number of real tokens, 5."),
+    ], tol=1e-4)
     raise Wrong(f"masked_loss = {value:g} is not the masked mean.")
 
 
@@ -167,11 +176,11 @@ def masked_accuracy(answer: Any) -> str:
         if got is None:
             raise Wrong("masked_accuracy returned None.", hint="Did you forget the `return` statement?")
         value = expect_number(got, expected, tol=float("inf"), name=f"masked_accuracy ({what})")
-        if abs(value - expected) > 1e-6:
+        if not close(value, expected, tol=1e-6):
             counted_pads = float(np.mean(y_pred == y_true))
-            if abs(value - counted_pads) <= 1e-6:
+            if close(value, counted_pads, tol=1e-6):
                 hint = "Padding positions are being counted: keep only the positions where y_true != 0."
-            elif abs(value - expected * 100) <= 1e-4:
+            elif close(value, expected * 100, tol=1e-4):
                 hint = "Return a fraction between 0 and 1, not a percentage."
             else:
                 hint = None
