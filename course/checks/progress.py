@@ -16,9 +16,10 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from course.checks.registry import registry
 from course.config import progress_path

@@ -8,8 +8,9 @@ else of ``course.checks``: grading and progress import it, never the other way r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 _ID = re.compile(r"^(\d{2})\.[A-Za-z0-9_]+$")
 

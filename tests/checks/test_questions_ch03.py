@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from course.checks import check
 
-
 X = np.array([1.0, 2.0, 3.0, 4.0])
 Y = np.array([6.0, 5.0, 7.0, 10.0])
 

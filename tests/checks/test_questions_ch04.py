@@ -7,7 +7,6 @@ import tensorflow as tf
 
 from course.checks import check
 
-
 LOGITS = [2.0, 1.0, 0.1]
 
 

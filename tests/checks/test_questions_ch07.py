@@ -9,7 +9,6 @@ import tensorflow as tf
 from course.checks import check
 from course.checks.questions import ch07
 
-
 # --- 07.hello_prediction -----------------------------------------------------------------------------------
 
 

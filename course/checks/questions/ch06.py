@@ -7,8 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import (Wrong, call_student, expect_array, expect_number, expect_whole_number, reject_slips,
-                                to_array)
+from course.checks.authoring import (
+    Wrong,
+    call_student,
+    expect_array,
+    expect_number,
+    expect_whole_number,
+    reject_slips,
+    to_array,
+)
 from course.checks.registry import question
 
 # The classic 5x5 binary image and 3x3 filter (the "convolved feature" example of the CNN intro tutorials).

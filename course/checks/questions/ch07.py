@@ -8,8 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import (Wrong, call_student, close, expect_array, expect_number, expect_whole_number,
-                                    reject_slips, to_array)
+from course.checks.authoring import (
+    Wrong,
+    call_student,
+    close,
+    expect_array,
+    expect_number,
+    expect_whole_number,
+    reject_slips,
+    to_array,
+)
 from course.checks.describe import describe
 from course.checks.registry import question
 
