@@ -82,7 +82,7 @@ def test_sample_question_registered_and_all_modules_load():
     assert load_errors() == {}
     for qid, q in reg.items():
         assert _ID.match(qid) and q.chapter == qid[:2] and q.title
-        assert q.module == f"course.checks.questions.ch{q.chapter}", f"{qid} is defined in {q.module}"  # one per chapter
+        assert q.module == f"course.checks.questions.ch{q.chapter}", f"{qid} is defined in {q.module}"
         assert q.grader.__name__ == qid.split(".", 1)[1], f"the grader of {qid} is named {q.grader.__name__}"
 
 
@@ -333,7 +333,8 @@ def test_html_escapes_student_text(questions):
 def test_feedback_shows_multiline_and_notes():
     fb = Feedback("01.x", "T", FAILED, "line one\nline <two>", hint="h", notes=["saved nowhere"])
     assert "line one<br>line &lt;two&gt;" in fb._repr_html_()
-    assert str(fb).splitlines() == ["✗ Not yet: 01.x · T", "  line one", "  line <two>", "  Hint: h", "  Note: saved nowhere"]
+    assert str(fb).splitlines() == ["✗ Not yet: 01.x · T", "  line one", "  line <two>", "  Hint: h",
+                                    "  Note: saved nowhere"]
     assert repr(fb) == str(fb)
 
 

@@ -68,7 +68,8 @@ def to_array(answer: Any, name: str = "answer") -> np.ndarray:
     if isinstance(answer, np.ndarray):
         return answer
     if isinstance(answer, (str, bytes)):
-        raise Wrong(f"{name} is {describe(answer)}, not an array of numbers.", hint="Remove the quotes around the numbers.")
+        raise Wrong(f"{name} is {describe(answer)}, not an array of numbers.",
+                    hint="Remove the quotes around the numbers.")
     if isinstance(answer, (dict, set)):
         raise Wrong(f"{name} is {describe(answer)}; expected an array of numbers.")
     if isinstance(answer, type(np)):
@@ -79,14 +80,16 @@ def to_array(answer: Any, name: str = "answer") -> np.ndarray:
         if kind == "RaggedTensor":
             raise Wrong(f"{name} is a tf.RaggedTensor; expected a regular array.", hint="Convert it with .to_tensor().")
         if kind == "SparseTensor":
-            raise Wrong(f"{name} is a tf.SparseTensor; expected a dense array.", hint="Convert it with tf.sparse.to_dense(...).")
+            raise Wrong(f"{name} is a tf.SparseTensor; expected a dense array.",
+                        hint="Convert it with tf.sparse.to_dense(...).")
         if hasattr(answer, "numpy"):
             try:
                 return np.asarray(answer.numpy())
             except Exception:
                 raise Wrong(
                     f"{name} is a symbolic tensor with no value yet ({describe(answer)}).",
-                    hint="Pass a concrete result: run the computation eagerly (outside @tf.function) and pass what it returns.",
+                    hint="Pass a concrete result: run the computation eagerly (outside @tf.function) and pass what it "
+                         "returns.",
                 ) from None
     if kind == "KerasTensor":
         raise Wrong(
@@ -135,7 +138,8 @@ def _check_finite(array: np.ndarray, name: str) -> None:
         if array.size == 1:
             problem = f"{name} is NaN (not a number)." if n_nan else f"{name} is infinite."
         else:
-            counts = " and ".join(p for p in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else "") if p)
+            counts = " and ".join(p for p in (f"{n_nan} NaN" if n_nan else "",
+                                              f"{n_inf} infinite" if n_inf else "") if p)
             problem = f"{name} contains {counts} value(s) (out of {array.size})."
         raise Wrong(
             problem,
@@ -184,7 +188,8 @@ def reject_slips(value: Any, slips: Iterable[Slip], *, tol: float = 0.0, rel: fl
 # --------------------------------------------------------------------------------------------- author helpers
 
 
-def expect_number(answer: Any, expected: float, *, tol: float = 1e-6, rel: float | None = None, name: str = "answer") -> float:
+def expect_number(answer: Any, expected: float, *, tol: float = 1e-6, rel: float | None = None,
+                  name: str = "answer") -> float:
     """Check that ``answer`` is one finite number within ``tol`` (or ``rel`` × |expected|) of ``expected``.
 
     Accepts Python/NumPy numbers, 0-d or one-element arrays and tensors. Returns the answer as a float.
@@ -192,7 +197,8 @@ def expect_number(answer: Any, expected: float, *, tol: float = 1e-6, rel: float
     if answer is None:
         raise _not_answered(name)
     if isinstance(answer, (bool, np.bool_)):
-        raise Wrong(f"{name} is a bool ({answer}); expected a number.", hint="Pass the number itself, not a comparison.")
+        raise Wrong(f"{name} is a bool ({answer}); expected a number.",
+                    hint="Pass the number itself, not a comparison.")
     if isinstance(answer, (str, bytes)):
         raise Wrong(
             f"{name} is {describe(answer)}; expected a number.",
@@ -264,7 +270,8 @@ def expect_array(
         ok = array.ndim == len(want_shape) and all(w is None or w == s for s, w in zip(array.shape, want_shape))
         if not ok:
             sizes = [w for w in want_shape if w is not None]
-            if array.ndim != len(want_shape) and [s for s in array.shape if s != 1] == [w for w in want_shape if w != 1]:
+            same_sizes = [s for s in array.shape if s != 1] == [w for w in want_shape if w != 1]
+            if array.ndim != len(want_shape) and same_sizes:
                 hint = "Check for an extra or missing axis of size 1 (np.squeeze / np.expand_dims / reshape)."
             elif len(sizes) == len(want_shape) and array.size == int(np.prod(sizes, dtype=np.int64)):
                 hint = "It has the right number of values in the wrong layout: try .reshape(...) or a transpose (.T)."
@@ -275,7 +282,8 @@ def expect_array(
         example = "np.float32" if "f" in dtype_kind else "np.int64" if "i" in dtype_kind else "bool"
         raise Wrong(
             f"{name} has dtype {array.dtype} ({_kinds(array.dtype.kind)}); expected {_kinds(dtype_kind)}.",
-            hint=f"Convert it, e.g. np.asarray({name}, dtype={example}) or tf.cast({name}, tf.{example.split('.')[-1]}).",
+            hint=f"Convert it, e.g. np.asarray({name}, dtype={example}) or tf.cast({name}, "
+                 f"tf.{example.split('.')[-1]}).",
         )
     _check_finite(array, name)
     if want is not None:
@@ -290,8 +298,8 @@ def expect_array(
                 where = f" at index {tuple(int(i) for i in index)}" if index else ""
                 tolerance = f"±{tol:.3g}" + (f" + {rel:g}·|expected|" if rel else "")
                 raise Wrong(
-                    f"{int(bad.sum())} of {diff.size} value(s) of {name} are off by more than the tolerance {tolerance}; "
-                    f"the largest difference is {_fmt(float(diff[index] if index else diff))}{where}."
+                    f"{int(bad.sum())} of {diff.size} value(s) of {name} are off by more than the tolerance "
+                    f"{tolerance}; the largest difference is {_fmt(float(diff[index] if index else diff))}{where}."
                 )
         elif not np.array_equal(array, want):
             raise Wrong(f"{name} does not have the expected values.")
@@ -330,7 +338,8 @@ def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "
         raise Wrong(
             f"{name} took longer than {timeout:g} s, so the check stopped waiting for it.",
             hint="Look for an infinite loop (a while loop whose condition never becomes False) or work far larger "
-            "than the exercise needs. It may still be running in the background: restart the kernel if things get slow.",
+            "than the exercise needs. It may still be running in the background: restart the kernel if things "
+            "get slow.",
         )
     if "error" in box:
         raise _raised(box["error"], name) from None

@@ -44,7 +44,8 @@ def _grade(question_id: Any, answer: Any) -> Feedback:
     if q is None:
         return _unknown(question_id, questions)
     if answer is None:
-        return Feedback(q.id, q.title, UNANSWERED, "Your answer is still None.", hint="Replace None with your answer, then run the cell again.")
+        return Feedback(q.id, q.title, UNANSWERED, "Your answer is still None.",
+                        hint="Replace None with your answer, then run the cell again.")
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -74,7 +75,8 @@ def _unknown(question_id: str, questions: dict[str, Question]) -> Feedback:
         same = sorted(q for q in questions if q.startswith(chapter + "."))
         message = f"There is no question {question_id!r}."
         if same:
-            message += " Questions in chapter " + chapter + ": " + ", ".join(same[:8]) + ("..." if len(same) > 8 else "")
+            more = "..." if len(same) > 8 else ""
+            message += " Questions in chapter " + chapter + ": " + ", ".join(same[:8]) + more
     feedback = Feedback(question_id, "", UNKNOWN, message, hint="Copy the check(...) line from the notebook as it is.")
     for module, error in sorted(load_errors().items()):
         feedback.notes.append(f"question module {module} failed to load ({error}).")

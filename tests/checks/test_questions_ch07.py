@@ -103,7 +103,8 @@ def test_masked_loss_accepts_the_masked_mean():
     assert check("07.masked_loss", tf.constant(0.3)).passed
 
 
-@pytest.mark.parametrize(("answer", "part"), [(0.75, "padding included"), (1.5, "Divide"), (1.5 / 8, "5"), (0.4, "not")])
+@pytest.mark.parametrize(("answer", "part"),
+                         [(0.75, "padding included"), (1.5, "Divide"), (1.5 / 8, "5"), (0.4, "not")])
 def test_masked_loss_wrong_answers(answer, part):
     feedback = check("07.masked_loss", answer)
     assert not feedback.passed

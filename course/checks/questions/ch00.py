@@ -44,7 +44,8 @@ def tensorflow_version(answer: Any) -> str:
 )
 def gpu_count(answer: Any) -> str:
     if isinstance(answer, (list, tuple)):
-        raise Wrong(f"You passed {describe(answer)} (the device list itself).", hint="Pass len(...) of the list: a number.")
+        raise Wrong(f"You passed {describe(answer)} (the device list itself).",
+                    hint="Pass len(...) of the list: a number.")
     count = expect_number(answer, len(_tf().config.list_physical_devices("GPU")), tol=0, name="the number of GPUs")
     if count == 0:
         return "Right: no GPU is visible, so TensorFlow runs everything on the CPU (slower, but every chapter works)."
@@ -61,7 +62,8 @@ _GPU0 = re.compile(r"^/?(device:)?gpu:0$", re.IGNORECASE)
 )
 def first_gpu_device(answer: Any) -> str:
     if not isinstance(answer, str):
-        raise Wrong(f"A device string is text, but the answer is {describe(answer)}.", hint='Write it in quotes, e.g. "/CPU:0".')
+        raise Wrong(f"A device string is text, but the answer is {describe(answer)}.",
+                    hint='Write it in quotes, e.g. "/CPU:0".')
     text = answer.strip()
     if _GPU0.match(text):
         return 'Right: use it as `with tf.device("/GPU:0"): ...`.'
@@ -70,7 +72,8 @@ def first_gpu_device(answer: Any) -> str:
     if re.match(r"^/?(device:)?cpu:\d+$", text, re.IGNORECASE):
         raise Wrong(f"{text!r} is the CPU.", hint="Replace the device type CPU with GPU.")
     if re.match(r"^/?gpu\s*0$", text, re.IGNORECASE) or text.lower() in {"gpu", "/gpu"}:
-        raise Wrong(f"{text!r} is missing part of the format.", hint='The format is "/GPU:" followed by the index, e.g. "/GPU:0".')
+        raise Wrong(f"{text!r} is missing part of the format.",
+                    hint='The format is "/GPU:" followed by the index, e.g. "/GPU:0".')
     raise Wrong(f"{text!r} is not a device string TensorFlow understands for the first GPU.")
 
 
@@ -83,8 +86,10 @@ def speedup(answer: Any) -> str:
     cpu, gpu = 3.862, 0.0877  # seconds
     if isinstance(answer, (int, float)) and not isinstance(answer, bool):
         reject_slips(answer, [
-            (gpu / cpu, "That is GPU time / CPU time, the fraction of the time the GPU needs.", "Divide the other way round."),
-            (cpu - gpu, "That is the difference in seconds, not how many times faster.", "Divide instead of subtracting."),
+            (gpu / cpu, "That is GPU time / CPU time, the fraction of the time the GPU needs.",
+             "Divide the other way round."),
+            (cpu - gpu, "That is the difference in seconds, not how many times faster.",
+             "Divide instead of subtracting."),
         ], tol=1e-3)
     expect_number(answer, cpu / gpu, tol=0.5, name="speedup")
     return "Right: the GPU was about 44 times faster on that benchmark."

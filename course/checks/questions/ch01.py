@@ -60,7 +60,8 @@ def shapes(answer: Any) -> str:
 def linspace(answer: Any) -> None:
     array = expect_array(answer, name="your tensor")
     if array.shape == (2,) and np.allclose(array, [10, 11]):
-        raise Wrong("This stops before 12: tf.range leaves out its end.", hint="Use tf.linspace(10.0, 12.0, 3), which includes both ends.")
+        raise Wrong("This stops before 12: tf.range leaves out its end.",
+                    hint="Use tf.linspace(10.0, 12.0, 3), which includes both ends.")
     expect_array(array, [10.0, 11.0, 12.0], dtype_kind="f", tol=1e-6, name="your tensor")
 
 
@@ -77,7 +78,8 @@ def matmul(answer: Any) -> None:
             hint="A (1, 2) matrix times a (2, 1) matrix is (1, 1): use tf.matmul(m1, m2) or m1 @ m2.",
         )
     if array.shape == (2, 1) or array.shape == (1, 2):
-        raise Wrong(f"The product has shape {array.shape}; expected (1, 1).", hint="Use tf.matmul(m1, m2), in that order.")
+        raise Wrong(f"The product has shape {array.shape}; expected (1, 1).",
+                    hint="Use tf.matmul(m1, m2), in that order.")
     expect_array(array, [[12.0]], tol=1e-6, name="the product")
 
 
@@ -88,7 +90,8 @@ def matmul(answer: Any) -> None:
 )
 def traced_ops(answer: Any) -> str:
     if callable(answer) or hasattr(answer, "graph"):
-        raise Wrong(f"The answer is {describe(answer)}.", hint="Pass the list of operation types (strings) from its graph.")
+        raise Wrong(f"The answer is {describe(answer)}.",
+                    hint="Pass the list of operation types (strings) from its graph.")
     if not isinstance(answer, (list, tuple, set)) or not all(isinstance(t, str) for t in answer):
         raise Wrong(f"The answer is {describe(answer)}; expected a list of operation type names (strings).")
     types = Counter(answer)

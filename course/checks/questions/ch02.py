@@ -22,7 +22,8 @@ def one_hot(answer: Any) -> None:
     if array.shape == (10, 3):
         raise Wrong("The array is 10x3: one column per label.", hint="Put one row per label: transpose it (.T).")
     if array.ndim == 2 and array.shape[0] == 3 and array.shape[1] != 10:
-        raise Wrong(f"The rows have {array.shape[1]} columns; MNIST has 10 classes.", hint="Use depth=10 (or num_classes=10).")
+        raise Wrong(f"The rows have {array.shape[1]} columns; MNIST has 10 classes.",
+                    hint="Use depth=10 (or num_classes=10).")
     expected = np.eye(10, dtype=np.float32)[_LABELS]
     if array.shape == (3, 10) and np.array_equal(np.argmax(array, axis=1), [2, 9, 8]):
         raise Wrong("Each 1 sits one column too early.", hint="Labels are already 0-based: digit 3 goes in column 3.")
@@ -37,7 +38,8 @@ def one_hot(answer: Any) -> None:
 def argmax(answer: Any) -> None:
     array = expect_array(answer, name="the labels")
     if array.shape == (10,):
-        raise Wrong("You got 10 values: that is argmax down each column (axis 0).", hint="Take the argmax along axis=1, across each row.")
+        raise Wrong("You got 10 values: that is argmax down each column (axis 0).",
+                    hint="Take the argmax along axis=1, across each row.")
     if array.shape == ():
         raise Wrong("You got a single number: argmax over the whole flattened array.", hint="Pass axis=1.")
     expect_array(array, [7, 2, 1, 0, 4], dtype_kind="iu", name="the labels")
@@ -75,7 +77,8 @@ def count_classes(answer: Any) -> None:
             hint="Always return 10 counts, e.g. np.bincount(labels, minlength=10).",
         )
     if counts.shape == (7,):
-        raise Wrong("count_classes returned one value per example, not one per digit.", hint="Count how often each digit occurs.")
+        raise Wrong("count_classes returned one value per example, not one per digit.",
+                    hint="Count how often each digit occurs.")
     expect_array(counts, expected, shape=(10,), tol=0, name="count_classes(labels)")
     result = call_student(answer, labels[:3], name="count_classes")
     expect_array(result, np.bincount(labels[:3], minlength=10), shape=(10,), tol=0, name="count_classes(labels[:3])")

@@ -46,11 +46,13 @@ def _min_cost() -> float:
 
 def _reject_cost_slips(value: float, expected: float, m: int) -> None:
     """Name the usual slip (1/m, plain sum, square root) when ``value`` matches one."""
-    root = (f"The cost is {value:.4g}: it looks like a square root was taken.", "Do not take the root: J averages the squares.")
+    root = (f"The cost is {value:.4g}: it looks like a square root was taken.",
+            "Do not take the root: J averages the squares.")
     reject_slips(value, [
         (2 * expected, f"The cost is {value:.4g}: that is the mean squared error, 1/m · Σ(error²).",
          "This chapter uses J = 1/(2m) · Σ(error²): halve the mean (the 1/2 makes the gradient neater)."),
-        (2 * m * expected, f"The cost is {value:.4g}: that is the plain sum of squared errors.", f"Divide the sum by 2m = {2 * m}."),
+        (2 * m * expected, f"The cost is {value:.4g}: that is the plain sum of squared errors.",
+         f"Divide the sum by 2m = {2 * m}."),
         (np.sqrt(2 * expected), *root),
         (np.sqrt(expected), *root),
     ], **_TOL)
@@ -65,10 +67,12 @@ def cost_by_hand(answer: Any) -> str:
     expected = _min_cost()
     value = expect_number(answer, expected, tol=1e12, name="the cost")  # converts and rejects non-numbers only
     if value < 0:
-        raise Wrong(f"The cost is {value:.4g}, but a sum of squares cannot be negative.", hint="Square each error before adding.")
+        raise Wrong(f"The cost is {value:.4g}, but a sum of squares cannot be negative.",
+                    hint="Square each error before adding.")
     _reject_cost_slips(value, expected, len(_points()[0]))
     if close(value, 0.0, tol=1e-9):
-        raise Wrong("The cost is 0: that would mean the line goes through all four points.", hint="Compute each error ŷ − y first.")
+        raise Wrong("The cost is 0: that would mean the line goes through all four points.",
+                    hint="Compute each error ŷ − y first.")
     expect_number(value, expected, tol=1e-3, name="the cost")
     return "Right: J = 4.2 / 8 = 0.525. No other straight line has a smaller cost on these points."
 
@@ -76,7 +80,8 @@ def cost_by_hand(answer: Any) -> str:
 @question(
     "03.cost_function",
     title="A function cost(W, b, x, y) returning J = 1/(2m) Σ (Wx + b − y)²",
-    hint="With NumPy: np.sum((W * x + b - y) ** 2) / (2 * len(x)); with TensorFlow: tf.reduce_mean(tf.square(...)) / 2.",
+    hint="With NumPy: np.sum((W * x + b - y) ** 2) / (2 * len(x)); "
+    "with TensorFlow: tf.reduce_mean(tf.square(...)) / 2.",
 )
 def cost_function(answer: Any) -> None:
     x4, y4 = _points()
@@ -107,7 +112,8 @@ def gradient(answer: Any) -> str:
     array = expect_array(answer, shape=(2,), name="(dJ/dW, dJ/db)")
     values = array.astype(np.float64)
     if np.allclose(values, -expected, atol=1e-3):
-        raise Wrong("Both signs are flipped.", hint="The error is prediction − y = 0 − y, which is negative here: the cost falls as W and b grow.")
+        raise Wrong("Both signs are flipped.",
+                    hint="The error is prediction − y = 0 − y, which is negative here: the cost falls as W and b grow.")
     if np.allclose(values, 2 * expected, atol=1e-3):
         raise Wrong("Both values are twice too large: that is the gradient of the mean squared error (1/m).",
                     hint="For J = 1/(2m) Σ error², the 2 from the square cancels the 1/2.")
@@ -133,14 +139,16 @@ def trained_params(answer: Any) -> str:
     if abs(w - slope) < 0.005 and abs(b - intercept) < 0.005:
         return f"Converged: W = {w:.2f}, b = {b:.2f}, the least-squares line."
     if not np.all(np.isfinite(array)) or abs(w) > 1e3 or abs(b) > 1e3:
-        raise Wrong(f"(W, b) = ({w:.4g}, {b:.4g}): training diverged.", hint="Lower the learning rate (0.01 works for raw x).")
+        raise Wrong(f"(W, b) = ({w:.4g}, {b:.4g}): training diverged.",
+                    hint="Lower the learning rate (0.01 works for raw x).")
     cost = _cost(w, b)
     if cost < 0.6 and abs(b - intercept) > abs(w - slope):
         raise Wrong(
             f"(W, b) = ({w:.3f}, {b:.3f}) is close (cost {cost:.4f}) but not there yet: b is still moving.",
             hint="b is the slow direction when x is not centred: run more steps, or centre x (normalization).",
         )
-    raise Wrong(f"(W, b) = ({w:.3f}, {b:.3f}) is not the minimum; its cost is {cost:.4f}, the minimum is {_min_cost():.4g}.",
+    raise Wrong(f"(W, b) = ({w:.3f}, {b:.3f}) is not the minimum; "
+                f"its cost is {cost:.4f}, the minimum is {_min_cost():.4g}.",
                 hint="Check the gradient step (W -= lr * dW) and train for more steps.")
 
 
@@ -160,7 +168,8 @@ def standardize(answer: Any) -> None:
         if np.allclose(got, population, atol=1e-4) or np.allclose(got, sample, atol=1e-4):
             continue
         if np.allclose(got, (x - x.min()) / (x.max() - x.min()), atol=1e-4):
-            raise Wrong("That is min-max scaling to [0, 1], not standardization.", hint="Subtract the mean and divide by the standard deviation.")
+            raise Wrong("That is min-max scaling to [0, 1], not standardization.",
+                        hint="Subtract the mean and divide by the standard deviation.")
         if np.allclose(got, x - x.mean(), atol=1e-4):
             raise Wrong("The values are centred but not scaled.", hint="Also divide by the standard deviation.")
         if np.allclose(got, x / x.std(), atol=1e-4):

@@ -22,9 +22,11 @@ _REL = 1e-3
 def xor(answer: Any) -> str:
     array = expect_array(answer, name="the XOR predictions").astype(np.float64).reshape(-1)
     if array.size != 4:
-        raise Wrong(f"Got {array.size} predictions; expected 4, one per input.", hint="Predict on all four inputs (0,0), (0,1), (1,0), (1,1).")
+        raise Wrong(f"Got {array.size} predictions; expected 4, one per input.",
+                    hint="Predict on all four inputs (0,0), (0,1), (1,0), (1,1).")
     if np.allclose(array, 0.5, atol=0.1) or len(set(array.tolist())) == 1:
-        raise Wrong("Every input gets the same answer: the network learned nothing.", hint="A straight line cannot split XOR: use a hidden layer with a non-linear activation.")
+        raise Wrong("Every input gets the same answer: the network learned nothing.",
+                    hint="A straight line cannot split XOR: use a hidden layer with a non-linear activation.")
     if np.all((array > 0) & (array < 1)) and not np.all(np.isin(array, (0.0, 1.0))):
         raise Wrong("These are probabilities, not classes.", hint="Round them: (p > 0.5).astype(int).")
     expect_array(array, [0, 1, 1, 0], tol=0, name="the XOR predictions")
@@ -89,7 +91,8 @@ def lecun_std(answer: Any) -> str:
     glorot = ("That is Glorot (Xavier) initialization, which averages fan_in and fan_out.", "LeCun uses fan_in only.")
     reject_slips(value, [
         (1 / 784, "1/784 is the variance.", "Take the square root: std = sqrt(1 / fan_in)."),
-        (float(np.sqrt(2 / 784)), "sqrt(2/784) is He initialization (for ReLU).", "LeCun uses 1 / fan_in, without the 2."),
+        (float(np.sqrt(2 / 784)), "sqrt(2/784) is He initialization (for ReLU).",
+         "LeCun uses 1 / fan_in, without the 2."),
         *[(float(np.sqrt(2 / (784 + fan_out))), *glorot) for fan_out in (10, 100, 128, 256, 512)],
     ], rel=_REL)
     expect_number(value, expected, tol=0, rel=1e-3, name="the standard deviation")
@@ -99,14 +102,16 @@ def lecun_std(answer: Any) -> str:
 @question(
     "05.dropout_scale",
     title="The factor Keras multiplies kept units by during training with Dropout(0.5)",
-    hint="Inverted dropout scales the kept units up by 1 / (1 − rate) during training, so nothing changes at test time.",
+    hint="Inverted dropout scales the kept units up by 1 / (1 − rate) during training, "
+    "so nothing changes at test time.",
 )
 def dropout_scale(answer: Any) -> str:
     value = expect_number(answer, 2.0, tol=1e12, name="the scale")
     reject_slips(value, [
         (0.5, "0.5 is the rate (the share dropped), or the test-time scale of the original paper.",
          "Keras scales the kept units up during training: 1 / (1 − 0.5)."),
-        (1.0, "1 is what happens at test time (training=False).", "During training the kept units are scaled by 1 / (1 − rate)."),
+        (1.0, "1 is what happens at test time (training=False).",
+         "During training the kept units are scaled by 1 / (1 − rate)."),
     ], rel=_REL)
     expect_number(value, 2.0, tol=1e-6, name="the scale")
     return "Right: kept units are doubled during training, so the expected sum matches the test-time network."
@@ -124,12 +129,15 @@ def sine_fit(answer: Any) -> str:
         raise Wrong("A mean squared error cannot be negative.")
     if net > line:
         raise Wrong(f"The network (MSE {net:.4f}) is worse than the line ({line:.4f}).",
-                    hint="Pass (network, line) in that order; if it is right, train the network longer or with a larger learning rate.")
+                    hint="Pass (network, line) in that order; "
+                         "if it is right, train the network longer or with a larger learning rate.")
     if line < 0.1:
-        raise Wrong(f"A line MSE of {line:.4f} is too good for a straight line on a full sine period.", hint="Is the second value the line's MSE?")
+        raise Wrong(f"A line MSE of {line:.4f} is too good for a straight line on a full sine period.",
+                    hint="Is the second value the line's MSE?")
     if net > 0.05:
         raise Wrong(f"The network's MSE {net:.4f} is still far above the noise level 0.01.",
-                    hint="Train for more epochs; with sigmoid units, Adam with a learning rate around 0.01-0.05 works well.")
+                    hint="Train for more epochs; "
+                         "with sigmoid units, Adam with a learning rate around 0.01-0.05 works well.")
     return f"The network fits the curve (MSE {net:.4f}, near the noise 0.01); the line cannot ({line:.4f})."
 
 
@@ -144,7 +152,8 @@ def takeoff_mae(answer: Any) -> str:
         raise Wrong("An absolute error cannot be negative.", hint="Take np.abs before the mean.")
     if value < 1.0:
         raise Wrong(f"{value:.4g} m is implausibly small: it looks like normalized units.",
-                    hint="Undo the target's normalization (multiply by its std, add its mean) before comparing in metres.")
+                    hint="Undo the target's normalization (multiply by its std, add its mean) "
+                         "before comparing in metres.")
     if value > 50.0:
         raise Wrong(f"{value:.4g} m is large next to the 15 m measurement noise.",
                     hint="Normalize the inputs (speed and weight) and train for more epochs.")

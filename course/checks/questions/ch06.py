@@ -70,7 +70,8 @@ def output_size(answer: Any) -> str:
         5: "Did you forget to divide by the stride S = 2?",
         4: "Check the order: first W - K + 2P, then divide by S, then add 1.",
     }
-    raise Wrong(f"{value} is not the output size.", hint=hints.get(value, "O = (W - K + 2P) / S + 1 with W=5, K=3, P=1, S=2."))
+    raise Wrong(f"{value} is not the output size.",
+                hint=hints.get(value, "O = (W - K + 2P) / S + 1 with W=5, K=3, P=1, S=2."))
 
 
 @question(
@@ -135,7 +136,8 @@ def curve_response(answer: Any) -> str:
         (0, "0 is the response on a patch without the curve.", "Use the patch that contains the curve."),
         (7500, "7,500 counts one pixel as 50 that is 20 in the patch.", "Multiply the actual pixel values."),
     ])
-    raise Wrong(f"{value:g} is not the response.", hint="Only the positions where both the filter and the patch are non-zero contribute.")
+    raise Wrong(f"{value:g} is not the response.",
+                hint="Only the positions where both the filter and the patch are non-zero contribute.")
 
 
 @question(
@@ -148,10 +150,12 @@ def max_pool(answer: Any) -> str:
     if array.ndim > 2 and array.size == 4:
         array = array.reshape(2, 2)  # tf.nn.max_pool2d gives (1, 2, 2, 1): accept it
     if array.shape == (3, 3):
-        raise Wrong("pooled has shape (3, 3): the window moved by 1.", hint="Use stride 2 so the 2x2 windows do not overlap.")
+        raise Wrong("pooled has shape (3, 3): the window moved by 1.",
+                    hint="Use stride 2 so the 2x2 windows do not overlap.")
     expect_array(array, shape=(2, 2), name="pooled")
     if np.allclose(array, POOL_AVG):
-        raise Wrong("That is average pooling.", hint="Max pooling keeps the largest value of each block (np.max, not np.mean).")
+        raise Wrong("That is average pooling.",
+                    hint="Max pooling keeps the largest value of each block (np.max, not np.mean).")
     expect_array(array, POOL_MAX, tol=1e-6, name="pooled")
     return "Max pooling keeps [[6, 8], [3, 4]]: a quarter of the values, the strongest ones."
 
@@ -159,7 +163,8 @@ def max_pool(answer: Any) -> str:
 @question(
     "06.flatten_size",
     title="How many values reach the dense layer?",
-    hint="Each 2x2 max pooling halves height and width: 28 → 14 → 7 ('same' padding keeps the size in the convolutions).",
+    hint="Each 2x2 max pooling halves height and width: 28 → 14 → 7 "
+         "('same' padding keeps the size in the convolutions).",
 )
 def flatten_size(answer: Any) -> str:
     value = _integer(answer, "flatten_size")

@@ -51,7 +51,8 @@ def _count(answer: Any, name: str) -> int:
 )
 def hello_prediction(answer: Any) -> str:
     if isinstance(answer, (list, tuple)) and all(isinstance(c, str) for c in answer):
-        raise Wrong(f"The prediction is a {type(answer).__name__} of characters.", hint='Join them into one string: "".join(chars).')
+        raise Wrong(f"The prediction is a {type(answer).__name__} of characters.",
+                    hint='Join them into one string: "".join(chars).')
     if not isinstance(answer, str):
         array = None
         try:
@@ -101,7 +102,8 @@ def one_hot_hell(answer: Any) -> str:
     hell = data.x[0]
     ello = np.eye(len(data.chars))[data.y[0]]  # the target, one-hot
     if np.allclose(array, hell.T) and not np.allclose(array, hell):
-        raise Wrong("one_hot is transposed.", hint="One row per character (time step), one column per vocabulary entry.")
+        raise Wrong("one_hot is transposed.",
+                    hint="One row per character (time step), one column per vocabulary entry.")
     if np.allclose(array, ello):
         raise Wrong('That is "ello", the target.', hint='Encode the input "hell".')
     expect_array(array, hell, tol=1e-6, name="one_hot")
@@ -154,7 +156,8 @@ def masked_loss(answer: Any) -> str:
     if close(value, MASKED_MEAN, tol=1e-4):
         return "0.3: padding contributes nothing, and the mean is over the 5 real tokens."
     reject_slips(value, [
-        (UNMASKED_MEAN, "0.75 is the mean over every position, padding included.", "Multiply by the mask before averaging."),
+        (UNMASKED_MEAN, "0.75 is the mean over every position, padding included.",
+         "Multiply by the mask before averaging."),
         (1.5, "1.5 is the sum over the real tokens.", "Divide by the number of real tokens (mask.sum())."),
         (1.5 / 8, "You divided the masked sum by all 8 positions.", "Divide by the number of real tokens, 5."),
     ], tol=1e-4)
@@ -209,7 +212,8 @@ def pos_accuracy(answer: Any) -> str:
         raise Wrong(f"accuracy = {value:g} is negative.")
     if value < POS_ACCURACY_FLOOR:
         raise Wrong(
-            f"accuracy = {value:.4f} is below {POS_ACCURACY_FLOOR}: no better than tagging each word alone (about 0.92).",
+            f"accuracy = {value:.4f} is below {POS_ACCURACY_FLOOR}: "
+            "no better than tagging each word alone (about 0.92).",
             hint="Train longer, check that the loss is masked, and that the RNN returns one output per word "
             "(return_sequences=True).",
         )

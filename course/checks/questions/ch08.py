@@ -25,7 +25,8 @@ def scoped_name(answer: Any) -> None:
     if text == "multiply/product":
         return None
     if text == "product":
-        raise Wrong("'product' is the name you gave the operation; the scope adds to it.", hint="Put the scope name in front.")
+        raise Wrong("'product' is the name you gave the operation; the scope adds to it.",
+                    hint="Put the scope name in front.")
     if text.replace(".", "/").replace(":", "/").replace("\\", "/") == "multiply/product":
         raise Wrong(f"{text!r} uses the wrong separator.", hint="Scopes are separated by a slash: scope/name.")
     if text == "product/multiply":
@@ -46,7 +47,8 @@ def graph_nodes(answer: Any) -> str:
     if missing:
         raise Wrong(
             f"The graph has no node {', '.join(missing)}; it has {sorted(names)[:8]}.",
-            hint="Build the ops inside tf.name_scope('add') / tf.name_scope('multiply') with name='sum' / name='product'.",
+            hint="Build the ops inside tf.name_scope('add') / tf.name_scope('multiply') "
+                 "with name='sum' / name='product'.",
         )
     return "Right: in TensorBoard's Graphs tab the scopes appear as boxes you can open."
 
@@ -74,13 +76,15 @@ def _write_sample_log(folder: str) -> dict[str, list[tuple[int, float]]]:
 )
 def read_scalars(answer: Any) -> str:
     if answer is not None and not callable(answer):
-        raise Wrong(f"The answer is {describe(answer)}.", hint="Pass the function itself: check('08.read_scalars', read_scalars).")
+        raise Wrong(f"The answer is {describe(answer)}.",
+                    hint="Pass the function itself: check('08.read_scalars', read_scalars).")
     with tempfile.TemporaryDirectory(prefix="course-08-") as folder:
         logged = _write_sample_log(folder)
         for tag in ("loss", "accuracy"):
             result = call_student(answer, folder, tag, timeout=60.0, name="read_scalars")
             if result is None:
-                raise Wrong("read_scalars returned None.", hint="End the function with `return` and the list of (step, value) pairs.")
+                raise Wrong("read_scalars returned None.",
+                            hint="End the function with `return` and the list of (step, value) pairs.")
             try:
                 rows = [tuple(row) for row in result]
             except TypeError:
@@ -90,10 +94,12 @@ def read_scalars(answer: Any) -> str:
                 ) from None
             want = logged[tag]
             if len(rows) == len(want) and all(len(r) == 1 for r in rows):
-                raise Wrong("read_scalars returned values without their steps.", hint="Return pairs: [(event.step, value), ...].")
+                raise Wrong("read_scalars returned values without their steps.",
+                            hint="Return pairs: [(event.step, value), ...].")
             if len(rows) != len(want):
                 raise Wrong(
-                    f"read_scalars(logdir, {tag!r}) returned {len(rows)} entries; the log has {len(want)} for that tag.",
+                    f"read_scalars(logdir, {tag!r}) returned {len(rows)} entries; "
+                    f"the log has {len(want)} for that tag.",
                     hint="Keep only the events whose tag matches (and skip the histogram).",
                 )
             if any(len(r) != 2 for r in rows):

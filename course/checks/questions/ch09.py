@@ -25,7 +25,8 @@ def kept_checkpoints(answer: Any) -> None:
         raise Wrong(f"Expected a flat list of steps, not shape {array.shape}.")
     steps = sorted(int(s) for s in array)
     if steps == [50, 100, 150]:
-        raise Wrong("Those are the first three checkpoints; the manager deletes the oldest ones.", hint="It keeps the newest.")
+        raise Wrong("Those are the first three checkpoints; the manager deletes the oldest ones.",
+                    hint="It keeps the newest.")
     if len(steps) == 8:
         raise Wrong("That is every checkpoint ever written; only max_to_keep of them stay on disk.")
     if len(steps) != 3:
@@ -94,9 +95,11 @@ def keras_roundtrip(answer: Any) -> str:
     with tempfile.TemporaryDirectory(prefix="course-09-") as folder:
         loaded = call_student(answer, model, Path(folder), timeout=60.0, name="save_and_load")
         if loaded is None:
-            raise Wrong("save_and_load returned None.", hint="Return the model that keras.models.load_model gives back.")
+            raise Wrong("save_and_load returned None.",
+                        hint="Return the model that keras.models.load_model gives back.")
         if loaded is model:
-            raise Wrong("save_and_load returned the same model object it was given.", hint="Return the model loaded from the file.")
+            raise Wrong("save_and_load returned the same model object it was given.",
+                        hint="Return the model loaded from the file.")
         if not isinstance(loaded, keras.Model):
             raise Wrong(f"save_and_load returned {describe(loaded)}, not a Keras model.")
         if not any(p.suffix == ".keras" for p in Path(folder).rglob("*")):
