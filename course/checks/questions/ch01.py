@@ -114,5 +114,4 @@ def traced_ops(answer: Any) -> str:
     hint="A new Python number traces again; a tensor of the same shape and dtype reuses the graph.",
 )
 def trace_count(answer: Any) -> None:
-    value = expect_number(answer, 3, tol=0, name="the number of traces")
-    del value
+    expect_number(answer, 3, tol=0, name="the number of traces")
