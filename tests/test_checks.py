@@ -11,8 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course.checks import Feedback, Wrong, call_student, check, core, expect_array, expect_number, question, registry
+from course.checks import (
+    Feedback,
+    Wrong,
+    call_student,
+    check,
+    expect_array,
+    expect_number,
+    expect_whole_number,
+    load_errors,
+    question,
+    registry,
+)
 from course.checks.feedback import ERROR, FAILED, PASSED, UNANSWERED, UNKNOWN
+from course.checks.registry import _ID, _REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def questions():
     """Test-only questions in chapter 99, removed afterwards."""
-    core._load_questions()
-    before = dict(core._REGISTRY)
+    registry()  # load the real questions first
+    before = dict(_REGISTRY)
 
     @question("99.number", title="A number", hint="Think about 0.525.")
     def _(answer):
@@ -46,8 +58,8 @@ def questions():
         return 1 / 0
 
     yield
-    core._REGISTRY.clear()
-    core._REGISTRY.update(before)
+    _REGISTRY.clear()
+    _REGISTRY.update(before)
 
 
 def wrong(fn, *args, **kwargs) -> Wrong:
@@ -67,9 +79,11 @@ def test_sample_question_registered_and_all_modules_load():
     reg = registry()
     assert "00.tensorflow_version" in reg
     assert reg["00.tensorflow_version"].chapter == "00"
-    assert core.load_errors() == {}
+    assert load_errors() == {}
     for qid, q in reg.items():
-        assert core._ID.match(qid) and q.chapter == qid[:2] and q.title
+        assert _ID.match(qid) and q.chapter == qid[:2] and q.title
+        assert q.module == f"course.checks.questions.ch{q.chapter}", f"{qid} is defined in {q.module}"
+        assert q.grader.__name__ == qid.split(".", 1)[1], f"the grader of {qid} is named {q.grader.__name__}"
 
 
 def test_question_ids_are_validated_and_unique(questions):
@@ -87,6 +101,35 @@ def test_import_is_fast_and_does_not_import_tensorflow():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# Each part of the package imports only the parts above it (function-level imports included).
+LAYERS = ["feedback", "describe", "authoring", "registry", "progress", "grading"]
+
+
+def _imported_parts(path: Path) -> set[str]:
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    prefix = "course.checks."
+    return {n[len(prefix):].split(".")[0] for n in names if n.startswith(prefix)}
+
+
+def test_parts_import_one_way():
+    package = ROOT / "course" / "checks"
+    assert sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__") == sorted(LAYERS)
+    for i, part in enumerate(LAYERS):
+        imported = _imported_parts(package / f"{part}.py") - {"questions"}
+        assert imported <= set(LAYERS[:i]), f"{part} imports {sorted(imported - set(LAYERS[:i]))}"
+    assert _imported_parts(package / "registry.py") == {"questions"}  # loads the chapters on first use
+    for module in sorted((package / "questions").glob("ch*.py")):
+        assert _imported_parts(module) <= {"authoring", "describe", "registry"}, module.name
 
 
 # ----------------------------------------------------------------------------------------------- check()
@@ -145,6 +188,42 @@ def test_expect_number_relative_tolerance():
     assert expect_number(101.0, 100.0, rel=0.02) == 101.0
     w = wrong(expect_number, 103.0, 100.0, tol=1e-6, rel=0.02, name="loss")
     assert "loss = 103 is off by 3" in w.message and "±2" in w.message
+
+
+def test_close_is_the_tolerance_of_expect_number():
+    from course.checks.authoring import close
+
+    assert close(0.5, 0.5) and not close(0.5, 0.5000001)  # no tolerance: equal
+    assert close(1.0009, 1.0, tol=1e-3) and not close(1.0011, 1.0, tol=1e-3)
+    assert close(101.0, 100.0, rel=0.01) and not close(101.1, 100.0, rel=0.01)
+    assert close(1e-6 + 0.9e-9, 1e-6, rel=1e-3) and not close(1e-6 + 1.1e-9, 1e-6, rel=1e-3)  # purely relative
+    assert close(0.0009, 0.0, tol=1e-3, rel=1e-3) and close(4.2036, 4.2, tol=1e-3, rel=1e-3)  # whichever is larger
+    assert not close(4.205, 4.2, tol=1e-3, rel=1e-3)
+    assert not close(float("nan"), 0.0, tol=float("inf"))
+    for value, target, tol, rel in [(101.0, 100.0, 0.5, 0.02), (0.5, 0.525, 1e-3, 0.0), (3.0, 2.0, 0.0, 0.4)]:
+        try:
+            expect_number(value, target, tol=tol, rel=rel)
+            accepted = True
+        except Wrong:
+            accepted = False
+        assert accepted is close(value, target, tol=tol, rel=rel), (value, target, tol, rel)
+
+
+def test_reject_slips_raises_the_first_match_with_its_message_and_hint():
+    from course.checks.authoring import reject_slips
+
+    slips = [(2.0, "doubled", "halve it"), (0.5, "halved", None), ("hell", "the input", "decode the output")]
+    assert reject_slips(1.0, slips, tol=0.1) is None
+    w = wrong(reject_slips, 2.05, slips, tol=0.1)
+    assert (w.message, w.hint) == ("doubled", "halve it")
+    assert wrong(reject_slips, np.float32(0.5), slips).message == "halved"  # exact by default
+    assert reject_slips(0.5001, slips) is None
+    assert wrong(reject_slips, "hell", slips).hint == "decode the output"  # other values: equality
+    assert reject_slips("hello", slips) is None
+    twice = [(1.0, "first", None), (1.0, "second", None)]
+    assert wrong(reject_slips, 1.0, twice).message == "first"
+    with pytest.raises(TypeError, match="not arrays"):
+        reject_slips(np.zeros(2), slips)
 
 
 def test_array_checks(questions):
@@ -254,7 +333,8 @@ def test_html_escapes_student_text(questions):
 def test_feedback_shows_multiline_and_notes():
     fb = Feedback("01.x", "T", FAILED, "line one\nline <two>", hint="h", notes=["saved nowhere"])
     assert "line one<br>line &lt;two&gt;" in fb._repr_html_()
-    assert str(fb).splitlines() == ["✗ Not yet: 01.x · T", "  line one", "  line <two>", "  Hint: h", "  Note: saved nowhere"]
+    assert str(fb).splitlines() == ["✗ Not yet: 01.x · T", "  line one", "  line <two>", "  Hint: h",
+                                    "  Note: saved nowhere"]
     assert repr(fb) == str(fb)
 
 
@@ -331,8 +411,6 @@ def test_tensorflow_values_tensors_and_keras_models(questions):
 
 
 def test_expect_whole_number_accepts_integral_values_and_explains_the_rest():
-    from course.checks.core import expect_whole_number
-
     assert expect_whole_number(np.array([3.0]), name="n") == 3 and expect_whole_number(7) == 7
     with pytest.raises(Wrong, match="n = 2.5 is not a whole number") as fraction:
         expect_whole_number(2.5, name="n", hint="use //")

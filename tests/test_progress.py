@@ -71,7 +71,8 @@ def test_concurrent_writers_never_lose_an_update(progress_file):
     assert not [p for p in progress_file.parent.iterdir() if p.name.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("content", ["{not json", '["a list"]', '{"questions": {"01.x": {"attempts": "many"}}}', b"\xff\xfe\x00"])
+@pytest.mark.parametrize("content",
+                         ["{not json", '["a list"]', '{"questions": {"01.x": {"attempts": "many"}}}', b"\xff\xfe\x00"])
 def test_corrupt_file_is_moved_aside_once(progress_file, content):
     progress_file.parent.mkdir(parents=True)
     if isinstance(content, bytes):
@@ -101,7 +102,8 @@ def test_unwritable_locations_give_a_note(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     notes = progress.record_attempt("01.x", True, path=blocker / "progress.json")
-    assert len(notes) == 1 and notes[0].startswith("Progress could not be saved to") and "file, not a folder" in notes[0]
+    assert len(notes) == 1
+    assert notes[0].startswith("Progress could not be saved to") and "file, not a folder" in notes[0]
 
     folder = tmp_path / "is_a_dir" / "progress.json"
     folder.mkdir(parents=True)  # progress.json is a folder: cannot be read or replaced

@@ -16,9 +16,13 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from course.checks.registry import registry
+from course.config import progress_path
 
 try:
     import fcntl
@@ -35,8 +39,6 @@ class CorruptProgress(ValueError):
 def _path(path: str | os.PathLike | None) -> Path:
     if path is not None:
         return Path(path)
-    from course.config import progress_path
-
     return progress_path()
 
 
@@ -56,7 +58,8 @@ def _parse(text: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("questions"), dict):
         raise CorruptProgress("not a progress file (no 'questions' table)")
     for qid, entry in data["questions"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("attempts"), int) or isinstance(entry["attempts"], bool):
+        attempts = entry.get("attempts") if isinstance(entry, dict) else None
+        if not isinstance(attempts, int) or isinstance(attempts, bool):
             raise CorruptProgress(f"bad entry for {qid!r}")
     return data
 
@@ -131,7 +134,8 @@ def record_attempt(question_id: str, passed: bool, path: str | os.PathLike | Non
                 data = load(p)
             except CorruptProgress as exc:
                 aside = _move_aside(p)
-                notes.append(f"Your progress file was unreadable ({exc}); it was moved to {aside} and a fresh one started.")
+                notes.append(f"Your progress file was unreadable ({exc}); "
+                             f"it was moved to {aside} and a fresh one started.")
                 data = _empty()
             now = _now()
             entry = data["questions"].setdefault(
@@ -168,8 +172,6 @@ def summary(path: str | os.PathLike | None = None) -> dict[str, dict[str, int]]:
     ``available`` counts the questions in the registry; attempted/passed count recorded questions.
     An unreadable progress file counts as no attempts.
     """
-    from course.checks.core import registry
-
     try:
         recorded = load(path)["questions"]
     except (CorruptProgress, OSError):
@@ -213,7 +215,8 @@ def format_summary(path: str | os.PathLike | None = None) -> str:
         for key in totals:
             totals[key] += row[key]
         lines.append(
-            f"{chapter:<8} {row['available']:>9} {row['attempted']:>9} {row['passed']:>6}  {_bar(row['passed'], row['available'])}"
+            f"{chapter:<8} {row['available']:>9} {row['attempted']:>9} {row['passed']:>6}  "
+            f"{_bar(row['passed'], row['available'])}"
         )
     lines.append("-" * len(header))
     lines.append(

@@ -57,3 +57,10 @@ def test_strict_mode_raises_for_a_wrong_given_answer(monkeypatch):
     with pytest.raises(AssertionError, match="00.speedup"):
         check("00.speedup", 1.0)
     assert not check("00.speedup", None).passed  # None = not attempted: never raises
+
+
+def test_speedup_edges():
+    assert check("00.speedup", 3.862 / 0.0877 + 0.49).passed
+    assert not check("00.speedup", 3.862 / 0.0877 + 0.51).passed
+    assert "other way round" in check("00.speedup", 0.0877 / 3.862 + 0.0009).hint
+    assert "other way round" not in (check("00.speedup", 0.0877 / 3.862 + 0.0011).hint or "")

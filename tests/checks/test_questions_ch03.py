@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from course.checks import check
 
-
 X = np.array([1.0, 2.0, 3.0, 4.0])
 Y = np.array([6.0, 5.0, 7.0, 10.0])
 
@@ -94,3 +93,63 @@ def test_standardize():
     assert not centred.passed and "standard deviation" in centred.hint
     scaled = check("03.standardize", lambda x: x / x.std())
     assert not scaled.passed and "mean first" in scaled.hint
+
+
+# --- tolerance edges: a known slip is matched within 1e-3 × max(1, |slip|), the answer within ±1e-3 ------------
+
+
+@pytest.mark.parametrize(("answer", "passed"), [(0.5259, True), (0.5241, True), (0.5261, False), (0.5239, False)])
+def test_cost_by_hand_accepts_within_one_thousandth(answer, passed):
+    assert check("03.cost_by_hand", answer).passed is passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "part"),
+    [
+        (np.sqrt(0.525) + 0.0009, "root"),  # below 1: an absolute 1e-3
+        (np.sqrt(0.525) + 0.0011, "off by"),
+        (4.2 * 1.0009, "2m = 8"),  # above 1: relative, 1e-3 × 4.2
+        (4.2 * 1.0011, "off by"),
+        (1e-10, "goes through all four points"),
+        (2e-9, "off by"),
+    ],
+)
+def test_cost_by_hand_slip_edges(answer, part):
+    feedback = check("03.cost_by_hand", answer)
+    assert not feedback.passed
+    assert part in feedback.message + (feedback.hint or "")
+
+
+def test_cost_function_accepts_within_one_thousandth_relative():
+    def scaled(factor):
+        return lambda W, b, x, y: factor * np.sum((W * x + b - y) ** 2) / (2 * len(x))
+
+    assert check("03.cost_function", scaled(1.0009)).passed
+    assert not check("03.cost_function", scaled(1.0011)).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed"),
+    [((1.4049, 3.5049), True), ((1.3951, 3.4951), True), ((1.4051, 3.5), False), ((1.4, 3.4949), False)],
+)
+def test_trained_params_accepts_within_half_a_hundredth(answer, passed):
+    assert check("03.trained_params", answer).passed is passed
+
+
+def test_trained_params_swapped_edge():
+    assert "swapped" in check("03.trained_params", (3.5 - 0.049, 1.4 + 0.049)).message
+    assert "swapped" not in check("03.trained_params", (3.5 - 0.051, 1.4)).message
+
+
+@pytest.mark.parametrize("answer", [0.524, 0.526])
+def test_cost_by_hand_rejects_a_thousandth_away(answer):
+    """In floating point, 0.525 ± 0.001 is just beyond the tolerance: the expected cost must be 0.525 exactly."""
+    assert not check("03.cost_by_hand", answer).passed
+
+
+def test_line_and_cost_come_from_the_chapter_data():
+    from course.checks.questions import ch03
+
+    assert ch03._line() == (1.4, 3.5)
+    assert ch03._min_cost() == 0.525
+    assert check("03.gradient", (float(np.mean(-Y * X)), float(-np.mean(Y)))).passed

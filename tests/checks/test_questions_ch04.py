@@ -7,7 +7,6 @@ import tensorflow as tf
 
 from course.checks import check
 
-
 LOGITS = [2.0, 1.0, 0.1]
 
 
@@ -88,3 +87,14 @@ def test_model_accuracy():
     assert not chance.passed and "argmax" in chance.hint
     low = check("04.model_accuracy", 0.6)
     assert not low.passed and "learning rate" in low.hint
+
+
+def test_cross_entropy_slip_edges():
+    """A slip is matched within 1e-3 × max(1, |slip|): absolute below 1, relative above."""
+    bits = float(-np.log(np.exp(2.0) / np.exp([2.0, 1.0, 0.1]).sum()) / np.log(2))  # 0.6017
+    assert "bits" in check("04.cross_entropy", bits + 0.0009).message
+    assert "off by" in check("04.cross_entropy", bits + 0.0011).message
+    class_1 = float(-np.log(np.exp(1.0) / np.exp([2.0, 1.0, 0.1]).sum()))  # 1.417
+    assert "p_1" in check("04.cross_entropy", class_1 * 1.0009).message
+    assert "off by" in check("04.cross_entropy", class_1 * 1.0011).message
+    assert check("04.cross_entropy", 0.4170 + 0.0009).passed

@@ -92,3 +92,20 @@ def test_takeoff_mae():
     assert not normalized.passed and "normalization" in normalized.hint
     poor = check("05.takeoff_mae", 120.0)
     assert not poor.passed and "Normalize" in poor.hint
+
+
+def test_slips_are_matched_within_one_thousandth_relative():
+    """ch05 matches a known slip within 1e-3 × |slip| (no absolute floor), so small slips need close answers."""
+    assert "σ(0)" in check("05.sigmoid_slope", 0.5 * 1.0009).message
+    assert "off by" in check("05.sigmoid_slope", 0.5 * 1.0011).message
+    assert "variance" in check("05.lecun_std", 1 / 784 + 1e-6).message  # 1e-3 × 1/784 = 1.28e-6
+    assert "variance" not in check("05.lecun_std", 1 / 784 + 2e-6).message
+    assert "Off by one layer" in check("05.vanishing_factor", 0.25**9 * 1.0009).message
+    assert "Off by one layer" not in check("05.vanishing_factor", 0.25**9 * 1.0011).message
+
+
+def test_vanishing_factor_and_dropout_accept_edges():
+    assert check("05.vanishing_factor", 0.25**10 * 1.0009).passed
+    assert not check("05.vanishing_factor", 0.25**10 * 1.0011).passed
+    assert check("05.dropout_scale", 2.0 + 9e-7).passed
+    assert not check("05.dropout_scale", 2.0 + 1.1e-6).passed

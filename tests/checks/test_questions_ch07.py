@@ -9,7 +9,6 @@ import tensorflow as tf
 from course.checks import check
 from course.checks.questions import ch07
 
-
 # --- 07.hello_prediction -----------------------------------------------------------------------------------
 
 
@@ -104,7 +103,8 @@ def test_masked_loss_accepts_the_masked_mean():
     assert check("07.masked_loss", tf.constant(0.3)).passed
 
 
-@pytest.mark.parametrize(("answer", "part"), [(0.75, "padding included"), (1.5, "Divide"), (1.5 / 8, "5"), (0.4, "not")])
+@pytest.mark.parametrize(("answer", "part"),
+                         [(0.75, "padding included"), (1.5, "Divide"), (1.5 / 8, "5"), (0.4, "not")])
 def test_masked_loss_wrong_answers(answer, part):
     feedback = check("07.masked_loss", answer)
     assert not feedback.passed
@@ -166,3 +166,10 @@ def test_pos_accuracy():
     assert not percent.passed and "percentage" in percent.hint
     low = check("07.pos_accuracy", 0.92)
     assert not low.passed and "return_sequences" in low.hint
+
+
+def test_masked_loss_edges():
+    assert check("07.masked_loss", 0.3 + 0.9e-4).passed
+    assert not check("07.masked_loss", 0.3 + 1.1e-4).passed
+    assert "padding included" in check("07.masked_loss", 0.75 - 0.9e-4).message
+    assert "padding included" not in check("07.masked_loss", 0.75 - 1.1e-4).message

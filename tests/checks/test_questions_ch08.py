@@ -16,7 +16,8 @@ def read_scalars(logdir, tag):
 
 def test_scoped_name():
     assert check("08.scoped_name", "multiply/product").passed
-    for answer, hint_part in [("product", "scope name in front"), ("multiply.product", "slash"), ("product/multiply", "scope comes first")]:
+    for answer, hint_part in [("product", "scope name in front"), ("multiply.product", "slash"),
+                              ("product/multiply", "scope comes first")]:
         feedback = check("08.scoped_name", answer)
         assert not feedback.passed and hint_part in feedback.hint
     assert not check("08.scoped_name", 20).passed

@@ -21,7 +21,8 @@ def test_kept_checkpoints_matches_a_real_manager(tmp_path):
 
 @pytest.mark.parametrize(
     ("answer", "text"),
-    [([50, 100, 150], "keeps the newest"), (list(range(50, 401, 50)), "max_to_keep"), ([350, 400, 450], "450"), ([400], "keeps 3")],
+    [([50, 100, 150], "keeps the newest"), (list(range(50, 401, 50)), "max_to_keep"), ([350, 400, 450], "450"),
+     ([400], "keeps 3")],
 )
 def test_kept_checkpoints_wrong_answers(answer, text):
     feedback = check("09.kept_checkpoints", answer)

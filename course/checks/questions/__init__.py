@@ -21,7 +21,8 @@ def _load_all() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
         except Exception as exc:  # one broken chapter must not break the others
             LOAD_ERRORS[info.name] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"course.checks: question module {info.name} failed to load: {exc}", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"course.checks: question module {info.name} failed to load: {exc}", RuntimeWarning,
+                          stacklevel=2)
 
 
 _load_all()

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, describe, expect_array, expect_number, question
+from course.checks.authoring import Wrong, expect_array, expect_number
+from course.checks.describe import describe
+from course.checks.registry import question
 
 _SHAPES = [(), (3,), (3, 3), (2, 3, 1)]
 _NAMES = ["s (483)", "v ([1.1, 2.2, 3.3])", "m (3x3)", "t ([[[2],[4],[6]],[[8],[10],[12]]])"]
@@ -30,7 +32,7 @@ def _as_shape(value: Any, name: str) -> tuple:
     title="Shapes of the scalar, vector, matrix and 3-tensor",
     hint="A shape lists the length of every axis; a scalar has no axes, so its shape is ().",
 )
-def _(answer: Any) -> str:
+def shapes(answer: Any) -> str:
     if not isinstance(answer, (list, tuple)) or len(answer) != 4:
         raise Wrong(
             f"The answer is {describe(answer)}; expected a list of 4 shapes [s, v, m, t].",
@@ -55,10 +57,11 @@ def _(answer: Any) -> str:
     title="Three evenly spaced numbers from 10 to 12",
     hint="tf.linspace(start, stop, num) includes both ends.",
 )
-def _(answer: Any) -> None:
+def linspace(answer: Any) -> None:
     array = expect_array(answer, name="your tensor")
     if array.shape == (2,) and np.allclose(array, [10, 11]):
-        raise Wrong("This stops before 12: tf.range leaves out its end.", hint="Use tf.linspace(10.0, 12.0, 3), which includes both ends.")
+        raise Wrong("This stops before 12: tf.range leaves out its end.",
+                    hint="Use tf.linspace(10.0, 12.0, 3), which includes both ends.")
     expect_array(array, [10.0, 11.0, 12.0], dtype_kind="f", tol=1e-6, name="your tensor")
 
 
@@ -67,7 +70,7 @@ def _(answer: Any) -> None:
     title="Matrix product of [[3, 3]] and [[2], [2]]",
     hint="tf.matmul multiplies matrices; the * operator multiplies element by element.",
 )
-def _(answer: Any) -> None:
+def matmul(answer: Any) -> None:
     array = expect_array(answer, name="the product")
     if array.shape == (2, 2):
         raise Wrong(
@@ -75,7 +78,8 @@ def _(answer: Any) -> None:
             hint="A (1, 2) matrix times a (2, 1) matrix is (1, 1): use tf.matmul(m1, m2) or m1 @ m2.",
         )
     if array.shape == (2, 1) or array.shape == (1, 2):
-        raise Wrong(f"The product has shape {array.shape}; expected (1, 1).", hint="Use tf.matmul(m1, m2), in that order.")
+        raise Wrong(f"The product has shape {array.shape}; expected (1, 1).",
+                    hint="Use tf.matmul(m1, m2), in that order.")
     expect_array(array, [[12.0]], tol=1e-6, name="the product")
 
 
@@ -84,9 +88,10 @@ def _(answer: Any) -> None:
     title="Operation types in the graph traced from (a + b) * c",
     hint="[op.type for op in concrete.graph.get_operations()] lists them.",
 )
-def _(answer: Any) -> str:
+def traced_ops(answer: Any) -> str:
     if callable(answer) or hasattr(answer, "graph"):
-        raise Wrong(f"The answer is {describe(answer)}.", hint="Pass the list of operation types (strings) from its graph.")
+        raise Wrong(f"The answer is {describe(answer)}.",
+                    hint="Pass the list of operation types (strings) from its graph.")
     if not isinstance(answer, (list, tuple, set)) or not all(isinstance(t, str) for t in answer):
         raise Wrong(f"The answer is {describe(answer)}; expected a list of operation type names (strings).")
     types = Counter(answer)
@@ -108,6 +113,5 @@ def _(answer: Any) -> str:
     title="How many times was the function traced?",
     hint="A new Python number traces again; a tensor of the same shape and dtype reuses the graph.",
 )
-def _(answer: Any) -> None:
-    value = expect_number(answer, 3, tol=0, name="the number of traces")
-    del value
+def trace_count(answer: Any) -> None:
+    expect_number(answer, 3, tol=0, name="the number of traces")

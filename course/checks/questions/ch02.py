@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, expect_array, expect_number, question
+from course.checks.authoring import Wrong, call_student, expect_array, expect_number
+from course.checks.registry import question
 
 _LABELS = [3, 0, 9]
 
@@ -16,12 +17,13 @@ _LABELS = [3, 0, 9]
     title="One-hot encode the labels 3, 0 and 9",
     hint="One row per label, 10 columns (one per digit), a single 1 in the label's column.",
 )
-def _(answer: Any) -> None:
+def one_hot(answer: Any) -> None:
     array = expect_array(answer, name="the one-hot array")
     if array.shape == (10, 3):
         raise Wrong("The array is 10x3: one column per label.", hint="Put one row per label: transpose it (.T).")
     if array.ndim == 2 and array.shape[0] == 3 and array.shape[1] != 10:
-        raise Wrong(f"The rows have {array.shape[1]} columns; MNIST has 10 classes.", hint="Use depth=10 (or num_classes=10).")
+        raise Wrong(f"The rows have {array.shape[1]} columns; MNIST has 10 classes.",
+                    hint="Use depth=10 (or num_classes=10).")
     expected = np.eye(10, dtype=np.float32)[_LABELS]
     if array.shape == (3, 10) and np.array_equal(np.argmax(array, axis=1), [2, 9, 8]):
         raise Wrong("Each 1 sits one column too early.", hint="Labels are already 0-based: digit 3 goes in column 3.")
@@ -33,10 +35,11 @@ def _(answer: Any) -> None:
     title="Decode one-hot rows back to labels",
     hint="The label is the column of the largest value in each row: argmax along axis 1.",
 )
-def _(answer: Any) -> None:
+def argmax(answer: Any) -> None:
     array = expect_array(answer, name="the labels")
     if array.shape == (10,):
-        raise Wrong("You got 10 values: that is argmax down each column (axis 0).", hint="Take the argmax along axis=1, across each row.")
+        raise Wrong("You got 10 values: that is argmax down each column (axis 0).",
+                    hint="Take the argmax along axis=1, across each row.")
     if array.shape == ():
         raise Wrong("You got a single number: argmax over the whole flattened array.", hint="Pass axis=1.")
     expect_array(array, [7, 2, 1, 0, 4], dtype_kind="iu", name="the labels")
@@ -47,7 +50,7 @@ def _(answer: Any) -> None:
     title="Mean pixel value of the training images",
     hint="np.mean(ds.train.images) over every pixel of every image; the images are already scaled to [0, 1].",
 )
-def _(answer: Any) -> str:
+def pixel_mean(answer: Any) -> str:
     value = expect_number(answer, 0.131, tol=1e12, name="the mean pixel")  # only converts
     if value > 1.0:
         raise Wrong(
@@ -63,7 +66,7 @@ def _(answer: Any) -> str:
     title="A function that counts the examples of each digit",
     hint="np.bincount(labels, minlength=10) counts every digit, including those that never occur.",
 )
-def _(answer: Any) -> None:
+def count_classes(answer: Any) -> None:
     labels = np.array([0, 1, 1, 9, 9, 9, 4], dtype=np.int64)
     expected = np.bincount(labels, minlength=10)
     result = call_student(answer, labels, name="count_classes")
@@ -74,7 +77,8 @@ def _(answer: Any) -> None:
             hint="Always return 10 counts, e.g. np.bincount(labels, minlength=10).",
         )
     if counts.shape == (7,):
-        raise Wrong("count_classes returned one value per example, not one per digit.", hint="Count how often each digit occurs.")
+        raise Wrong("count_classes returned one value per example, not one per digit.",
+                    hint="Count how often each digit occurs.")
     expect_array(counts, expected, shape=(10,), tol=0, name="count_classes(labels)")
     result = call_student(answer, labels[:3], name="count_classes")
     expect_array(result, np.bincount(labels[:3], minlength=10), shape=(10,), tol=0, name="count_classes(labels[:3])")

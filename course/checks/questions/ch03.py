@@ -2,42 +2,60 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, expect_array, expect_number, question
+from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, reject_slips
+from course.checks.registry import question
 
-# The four points of the chapter and the least-squares line through them.
-_X = np.array([1.0, 2.0, 3.0, 4.0])
-_Y = np.array([6.0, 5.0, 7.0, 10.0])
-_W, _B = 1.4, 3.5
+# Costs and slips are compared within ±1e-3, relative above 1 (the tolerance of expect_number(tol=, rel=)).
+_TOL = {"tol": 1e-3, "rel": 1e-3}
 
 
-def _cost(w: float, b: float, x: np.ndarray = _X, y: np.ndarray = _Y) -> float:
-    """J(W, b) = 1/(2m) · Σ (W·x + b − y)², the convention of this chapter."""
+@functools.cache
+def _points() -> tuple[np.ndarray, np.ndarray]:
+    """The chapter's four points, course.datasets.regression_points(), in float64: (1,6), (2,5), (3,7), (4,10)."""
+    from course.datasets import regression_points  # on first use: loading the questions stays light
+
+    x, y = regression_points()
+    return x.astype(np.float64), y.astype(np.float64)
+
+
+@functools.cache
+def _line() -> tuple[float, float]:
+    """(W, b) of the least-squares line through the four points: (1.4, 3.5)."""
+    x, y = _points()
+    w = float(np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2))
+    return w, float(y.mean() - w * x.mean())
+
+
+def _cost(w: float, b: float, x: np.ndarray | None = None, y: np.ndarray | None = None) -> float:
+    """J(W, b) = 1/(2m) · Σ (W·x + b − y)², the convention of this chapter (on the four points by default)."""
+    if x is None or y is None:
+        x, y = _points()
     return float(np.sum((w * x + b - y) ** 2) / (2 * len(x)))
 
 
-def _close(value: float, target: float, tol: float = 1e-3) -> bool:
-    return abs(value - target) <= tol * max(1.0, abs(target))
+def _min_cost() -> float:
+    """The cost of the least-squares line, 0.525 (rounded: the float noise of 0.5249999999999998 would move
+    the ±1e-3 edge of 03.cost_by_hand)."""
+    return round(_cost(*_line()), 12)
 
 
-def _cost_hint(value: float, expected: float, m: int) -> Wrong | None:
-    """A Wrong naming the usual slip (1/m, plain sum, square root, no square) when ``value`` matches one."""
-    if _close(value, 2 * expected):
-        return Wrong(
-            f"The cost is {value:.4g}: that is the mean squared error, 1/m · Σ(error²).",
-            hint="This chapter uses J = 1/(2m) · Σ(error²): halve the mean (the 1/2 makes the gradient neater).",
-        )
-    if _close(value, 2 * m * expected):
-        return Wrong(
-            f"The cost is {value:.4g}: that is the plain sum of squared errors.",
-            hint=f"Divide the sum by 2m = {2 * m}.",
-        )
-    if _close(value, np.sqrt(2 * expected)) or _close(value, np.sqrt(expected)):
-        return Wrong(f"The cost is {value:.4g}: it looks like a square root was taken.", hint="Do not take the root: J averages the squares.")
-    return None
+def _reject_cost_slips(value: float, expected: float, m: int) -> None:
+    """Name the usual slip (1/m, plain sum, square root) when ``value`` matches one."""
+    root = (f"The cost is {value:.4g}: it looks like a square root was taken.",
+            "Do not take the root: J averages the squares.")
+    reject_slips(value, [
+        (2 * expected, f"The cost is {value:.4g}: that is the mean squared error, 1/m · Σ(error²).",
+         "This chapter uses J = 1/(2m) · Σ(error²): halve the mean (the 1/2 makes the gradient neater)."),
+        (2 * m * expected, f"The cost is {value:.4g}: that is the plain sum of squared errors.",
+         f"Divide the sum by 2m = {2 * m}."),
+        (np.sqrt(2 * expected), *root),
+        (np.sqrt(expected), *root),
+    ], **_TOL)
 
 
 @question(
@@ -45,26 +63,29 @@ def _cost_hint(value: float, expected: float, m: int) -> Wrong | None:
     title="Cost of y = 1.4x + 3.5 on the four points",
     hint="Errors are 4.9−6, 6.3−5, 7.7−7, 9.1−10; square them, add them up and divide by 2m = 8.",
 )
-def _(answer: Any) -> str:
-    value = expect_number(answer, 0.525, tol=1e12, name="the cost")  # converts and rejects non-numbers only
+def cost_by_hand(answer: Any) -> str:
+    expected = _min_cost()
+    value = expect_number(answer, expected, tol=1e12, name="the cost")  # converts and rejects non-numbers only
     if value < 0:
-        raise Wrong(f"The cost is {value:.4g}, but a sum of squares cannot be negative.", hint="Square each error before adding.")
-    slip = _cost_hint(value, 0.525, 4)
-    if slip is not None:
-        raise slip
-    if _close(value, 0.0, 1e-9):
-        raise Wrong("The cost is 0: that would mean the line goes through all four points.", hint="Compute each error ŷ − y first.")
-    expect_number(value, 0.525, tol=1e-3, name="the cost")
+        raise Wrong(f"The cost is {value:.4g}, but a sum of squares cannot be negative.",
+                    hint="Square each error before adding.")
+    _reject_cost_slips(value, expected, len(_points()[0]))
+    if close(value, 0.0, tol=1e-9):
+        raise Wrong("The cost is 0: that would mean the line goes through all four points.",
+                    hint="Compute each error ŷ − y first.")
+    expect_number(value, expected, tol=1e-3, name="the cost")
     return "Right: J = 4.2 / 8 = 0.525. No other straight line has a smaller cost on these points."
 
 
 @question(
     "03.cost_function",
     title="A function cost(W, b, x, y) returning J = 1/(2m) Σ (Wx + b − y)²",
-    hint="With NumPy: np.sum((W * x + b - y) ** 2) / (2 * len(x)); with TensorFlow: tf.reduce_mean(tf.square(...)) / 2.",
+    hint="With NumPy: np.sum((W * x + b - y) ** 2) / (2 * len(x)); "
+    "with TensorFlow: tf.reduce_mean(tf.square(...)) / 2.",
 )
-def _(answer: Any) -> None:
-    cases = [(1.4, 3.5, _X, _Y), (0.0, 0.0, _X, _Y), (2.0, -1.0, _X, _Y),
+def cost_function(answer: Any) -> None:
+    x4, y4 = _points()
+    cases = [(*_line(), x4, y4), (0.0, 0.0, x4, y4), (2.0, -1.0, x4, y4),
              (0.5, 1.0, np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), np.array([1.0, 0.0, 2.0, 3.0, 1.0, 4.0]))]
     for w, b, x, y in cases:
         expected = _cost(w, b, x, y)
@@ -72,13 +93,12 @@ def _(answer: Any) -> None:
         if result is None:
             raise Wrong("cost(...) returned None.", hint="End the function with return ... .")
         value = expect_number(result, expected, tol=1e12, name=f"cost({w}, {b}, x, y)")
-        if not _close(value, expected):
-            slip = _cost_hint(value, expected, len(x))
-            if slip is not None:
-                raise slip
-            if len(x) == 6 and _close(value, _cost(w, b)):
-                raise Wrong("cost ignores the x and y it is given.", hint="Use the arguments x and y, not the notebook's global data.")
-            expect_number(value, expected, tol=1e-3 * max(1.0, expected), name=f"cost({w}, {b}, x, y)")
+        if not close(value, expected, **_TOL):
+            _reject_cost_slips(value, expected, len(x))
+            if len(x) == 6:  # the notebook's four points instead of the arguments
+                reject_slips(value, [(_cost(w, b), "cost ignores the x and y it is given.",
+                                      "Use the arguments x and y, not the notebook's global data.")], **_TOL)
+            expect_number(value, expected, name=f"cost({w}, {b}, x, y)", **_TOL)
 
 
 @question(
@@ -86,12 +106,14 @@ def _(answer: Any) -> None:
     title="The gradient (dJ/dW, dJ/db) at W = 0, b = 0",
     hint="dJ/dW = 1/m · Σ (Wx + b − y)·x and dJ/db = 1/m · Σ (Wx + b − y); at W = b = 0 the error is just −y.",
 )
-def _(answer: Any) -> str:
-    expected = np.array([-19.25, -7.0])
+def gradient(answer: Any) -> str:
+    x, y = _points()
+    expected = np.array([np.mean(-y * x), np.mean(-y)])  # (−19.25, −7): the error at W = b = 0 is −y
     array = expect_array(answer, shape=(2,), name="(dJ/dW, dJ/db)")
     values = array.astype(np.float64)
     if np.allclose(values, -expected, atol=1e-3):
-        raise Wrong("Both signs are flipped.", hint="The error is prediction − y = 0 − y, which is negative here: the cost falls as W and b grow.")
+        raise Wrong("Both signs are flipped.",
+                    hint="The error is prediction − y = 0 − y, which is negative here: the cost falls as W and b grow.")
     if np.allclose(values, 2 * expected, atol=1e-3):
         raise Wrong("Both values are twice too large: that is the gradient of the mean squared error (1/m).",
                     hint="For J = 1/(2m) Σ error², the 2 from the square cancels the 1/2.")
@@ -108,22 +130,25 @@ def _(answer: Any) -> str:
     title="W and b after gradient descent",
     hint="Train until W and b stop changing in the second decimal; the least-squares answer is W = 1.40, b = 3.50.",
 )
-def _(answer: Any) -> str:
+def trained_params(answer: Any) -> str:
     array = expect_array(answer, shape=(2,), name="(W, b)").astype(np.float64)
     w, b = float(array[0]), float(array[1])
-    if abs(w - _B) < 0.05 and abs(b - _W) < 0.05:
+    slope, intercept = _line()
+    if abs(w - intercept) < 0.05 and abs(b - slope) < 0.05:
         raise Wrong("W and b are swapped.", hint="Pass (W, b): the slope first, then the intercept.")
-    if abs(w - _W) < 0.005 and abs(b - _B) < 0.005:
+    if abs(w - slope) < 0.005 and abs(b - intercept) < 0.005:
         return f"Converged: W = {w:.2f}, b = {b:.2f}, the least-squares line."
     if not np.all(np.isfinite(array)) or abs(w) > 1e3 or abs(b) > 1e3:
-        raise Wrong(f"(W, b) = ({w:.4g}, {b:.4g}): training diverged.", hint="Lower the learning rate (0.01 works for raw x).")
+        raise Wrong(f"(W, b) = ({w:.4g}, {b:.4g}): training diverged.",
+                    hint="Lower the learning rate (0.01 works for raw x).")
     cost = _cost(w, b)
-    if cost < 0.6 and abs(b - _B) > abs(w - _W):
+    if cost < 0.6 and abs(b - intercept) > abs(w - slope):
         raise Wrong(
             f"(W, b) = ({w:.3f}, {b:.3f}) is close (cost {cost:.4f}) but not there yet: b is still moving.",
             hint="b is the slow direction when x is not centred: run more steps, or centre x (normalization).",
         )
-    raise Wrong(f"(W, b) = ({w:.3f}, {b:.3f}) is not the minimum; its cost is {cost:.4f}, the minimum is 0.525.",
+    raise Wrong(f"(W, b) = ({w:.3f}, {b:.3f}) is not the minimum; "
+                f"its cost is {cost:.4f}, the minimum is {_min_cost():.4g}.",
                 hint="Check the gradient step (W -= lr * dW) and train for more steps.")
 
 
@@ -132,7 +157,7 @@ def _(answer: Any) -> str:
     title="A function standardize(x) returning (x − mean) / std",
     hint="(x - np.mean(x)) / np.std(x): the result has mean 0 and standard deviation 1.",
 )
-def _(answer: Any) -> None:
+def standardize(answer: Any) -> None:
     for x in (np.array([1.0, 2.0, 3.0, 4.0]), np.array([300.0, 310.0, 305.0, 320.0, 302.0])):
         result = call_student(answer, x.astype(np.float32), name="standardize")
         if result is None:
@@ -143,7 +168,8 @@ def _(answer: Any) -> None:
         if np.allclose(got, population, atol=1e-4) or np.allclose(got, sample, atol=1e-4):
             continue
         if np.allclose(got, (x - x.min()) / (x.max() - x.min()), atol=1e-4):
-            raise Wrong("That is min-max scaling to [0, 1], not standardization.", hint="Subtract the mean and divide by the standard deviation.")
+            raise Wrong("That is min-max scaling to [0, 1], not standardization.",
+                        hint="Subtract the mean and divide by the standard deviation.")
         if np.allclose(got, x - x.mean(), atol=1e-4):
             raise Wrong("The values are centred but not scaled.", hint="Also divide by the standard deviation.")
         if np.allclose(got, x / x.std(), atol=1e-4):

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, expect_array, expect_number, question, to_array
+from course.checks.authoring import Wrong, call_student, expect_array, expect_number, reject_slips, to_array
+from course.checks.registry import question
 
 _LOGITS = np.array([2.0, 1.0, 0.1])
 
@@ -19,53 +20,58 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 _PROBS = _softmax(_LOGITS)  # 0.659, 0.242, 0.099
 
 
-def _close(a: float, b: float, tol: float = 1e-3) -> bool:
-    return abs(a - b) <= tol * max(1.0, abs(b))
-
-
 @question(
     "04.softmax_probs",
     title="Softmax of the logits (2.0, 1.0, 0.1)",
     hint="p_i = exp(z_i) / Σ_j exp(z_j): tf.nn.softmax([2.0, 1.0, 0.1]).",
 )
-def _(answer: Any) -> str:
+def softmax_probs(answer: Any) -> str:
     array = expect_array(answer, name="the probabilities").astype(np.float64)
     if array.size == 3 and array.shape != (3,):
         array = array.reshape(3)
     expect_array(array, shape=(3,), name="the probabilities")
     if np.allclose(array, [0.7, 0.2, 0.1], atol=1e-9):
-        raise Wrong("Those are the rounded values (0.7, 0.2, 0.1).", hint="Pass the computed probabilities, e.g. tf.nn.softmax(logits).")
+        raise Wrong("Those are the rounded values (0.7, 0.2, 0.1).",
+                    hint="Pass the computed probabilities, e.g. tf.nn.softmax(logits).")
     if np.allclose(array, _LOGITS / _LOGITS.sum(), atol=1e-3):
-        raise Wrong("The logits were divided by their sum without exponentiating.", hint="Exponentiate first: exp(z) / sum(exp(z)).")
+        raise Wrong("The logits were divided by their sum without exponentiating.",
+                    hint="Exponentiate first: exp(z) / sum(exp(z)).")
     if np.allclose(array, np.log(_PROBS), atol=1e-3):
-        raise Wrong("These are log-probabilities (log-softmax): they are negative.", hint="Use tf.nn.softmax, not tf.nn.log_softmax.")
+        raise Wrong("These are log-probabilities (log-softmax): they are negative.",
+                    hint="Use tf.nn.softmax, not tf.nn.log_softmax.")
     if abs(array.sum() - 1.0) > 1e-3:
-        raise Wrong(f"The values add up to {array.sum():.4g}; probabilities must add up to 1.", hint="Divide each exp(z_i) by the sum of all of them.")
+        raise Wrong(f"The values add up to {array.sum():.4g}; probabilities must add up to 1.",
+                    hint="Divide each exp(z_i) by the sum of all of them.")
     expect_array(array, _PROBS, tol=1e-3, name="the probabilities")
-    return "Right: about (0.66, 0.24, 0.10), i.e. (0.7, 0.2, 0.1) rounded. The largest logit gets the largest probability."
+    return ("Right: about (0.66, 0.24, 0.10), i.e. (0.7, 0.2, 0.1) rounded. "
+            "The largest logit gets the largest probability.")
 
 
 @question(
     "04.softmax_fn",
     title="A numerically stable softmax(z) over the last axis of a batch",
-    hint="Subtract each row's maximum before exp (it does not change the result), then divide by the row sum (axis=-1, keepdims=True).",
+    hint="Subtract each row's maximum before exp (it does not change the result), then divide by the row sum (axis=-1, "
+         "keepdims=True).",
 )
-def _(answer: Any) -> None:
+def softmax_fn(answer: Any) -> None:
     batch = np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0], [-1.0, 3.0, 1.0]], dtype=np.float32)
     result = call_student(answer, batch, name="softmax")
     if result is None:
         raise Wrong("softmax returned None.", hint="End the function with return ... .")
     got = expect_array(result, shape=batch.shape, name="softmax(batch)").astype(np.float64)
     if np.allclose(got, np.exp(batch) / np.exp(batch).sum(axis=0, keepdims=True), atol=1e-4):
-        raise Wrong("Each column adds up to 1, not each row: the sum runs over the wrong axis.", hint="Sum over axis=-1 (one row per example) with keepdims=True.")
+        raise Wrong("Each column adds up to 1, not each row: the sum runs over the wrong axis.",
+                    hint="Sum over axis=-1 (one row per example) with keepdims=True.")
     if abs(got.sum() - 1.0) < 1e-4:
-        raise Wrong("The whole batch adds up to 1: the sum ran over every value.", hint="Sum over axis=-1 with keepdims=True, so each row adds up to 1.")
+        raise Wrong("The whole batch adds up to 1: the sum ran over every value.",
+                    hint="Sum over axis=-1 with keepdims=True, so each row adds up to 1.")
     expect_array(got, _softmax(batch.astype(np.float64)), tol=1e-4, name="softmax(batch)")
     big = np.array([[1000.0, 1001.0, 999.0]], dtype=np.float32)
     got = to_array(call_student(answer, big, name="softmax"), name="softmax([[1000, 1001, 999]])").astype(np.float64)
     if not np.all(np.isfinite(got)):
         raise Wrong("softmax([[1000, 1001, 999]]) gives NaN: exp(1000) overflows.",
-                    hint="Subtract the row maximum first: exp(z - max(z)) gives the same probabilities without overflow.")
+                    hint="Subtract the row maximum first: exp(z - max(z)) gives the same probabilities without "
+                         "overflow.")
     expect_array(got, _softmax(big.astype(np.float64)), shape=(1, 3), tol=1e-4, name="softmax([[1000, 1001, 999]])")
 
 
@@ -74,18 +80,19 @@ def _(answer: Any) -> None:
     title="Cross-entropy of the logits (2.0, 1.0, 0.1) when the true class is 0",
     hint="−Σ y_i log p_i with y = (1, 0, 0) leaves −ln p_0 (natural log).",
 )
-def _(answer: Any) -> str:
+def cross_entropy(answer: Any) -> str:
     expected = float(-np.log(_PROBS[0]))  # 0.417
     value = expect_number(answer, expected, tol=1e12, name="the cross-entropy")
-    if _close(value, -expected):
-        raise Wrong("The cross-entropy came out negative.", hint="It is minus the log-probability: −ln p_0 (log p is negative).")
-    if _close(value, expected / np.log(2)):
-        raise Wrong(f"{value:.4g} is in bits (log base 2).", hint="Use the natural logarithm (np.log, tf.math.log).")
-    for label in (1, 2):
-        if _close(value, float(-np.log(_PROBS[label]))):
-            raise Wrong(f"{value:.4g} is −ln p_{label}: the loss for class {label}.", hint="The true class is 0: take −ln of the first probability.")
-    if _close(value, float(-np.log(_LOGITS[0] / _LOGITS.sum()))):
-        raise Wrong("The probabilities were made without exp.", hint="Softmax first (exp, then normalise), then −ln p_0.")
+    reject_slips(value, [
+        (-expected, "The cross-entropy came out negative.",
+         "It is minus the log-probability: −ln p_0 (log p is negative)."),
+        (expected / np.log(2), f"{value:.4g} is in bits (log base 2).",
+         "Use the natural logarithm (np.log, tf.math.log)."),
+        *[(float(-np.log(_PROBS[label])), f"{value:.4g} is −ln p_{label}: the loss for class {label}.",
+           "The true class is 0: take −ln of the first probability.") for label in (1, 2)],
+        (float(-np.log(_LOGITS[0] / _LOGITS.sum())), "The probabilities were made without exp.",
+         "Softmax first (exp, then normalise), then −ln p_0."),
+    ], tol=1e-3, rel=1e-3)  # ±1e-3, relative above 1
     expect_number(value, expected, tol=1e-3, name="the cross-entropy")
     return "Right: about 0.417. A perfect prediction (p_0 = 1) would cost 0; a confident wrong one costs a lot."
 
@@ -95,14 +102,15 @@ def _(answer: Any) -> str:
     title="Trainable numbers in the single-layer network (784 inputs, 10 classes)",
     hint="W is 784 x 10 and b has one value per class.",
 )
-def _(answer: Any) -> str:
+def param_count(answer: Any) -> str:
     value = expect_number(answer, 7850, tol=1e12, name="the parameter count")
-    if value == 7840:
-        raise Wrong("7,840 counts W only.", hint="Add the 10 biases.")
-    if value in (794, 785, 784 + 10 * 2):
-        raise Wrong(f"{value:g} adds the sizes instead of multiplying them.", hint="W has 784 × 10 entries.")
-    if value == 78400:
-        raise Wrong("78,400 is 784 × 100: 100 is the batch size, not a layer size.", hint="The batch size does not change the number of weights.")
+    added = (f"{value:g} adds the sizes instead of multiplying them.", "W has 784 × 10 entries.")
+    reject_slips(value, [
+        (7840, "7,840 counts W only.", "Add the 10 biases."),
+        (794, *added), (785, *added), (784 + 10 * 2, *added),
+        (78400, "78,400 is 784 × 100: 100 is the batch size, not a layer size.",
+         "The batch size does not change the number of weights."),
+    ])
     expect_number(value, 7850, tol=0, name="the parameter count")
     return "Right: 784 × 10 + 10 = 7,850, what model.count_params() reports."
 
@@ -110,16 +118,20 @@ def _(answer: Any) -> str:
 @question(
     "04.updates_per_epoch",
     title="Updates per epoch on 55,000 examples: (batch, mini-batch of 100, stochastic)",
-    hint="One update per batch: batch GD uses all examples at once, mini-batch 100 at a time, stochastic one at a time.",
+    hint="One update per batch: batch GD uses all examples at once, mini-batch 100 at a time, "
+    "stochastic one at a time.",
 )
-def _(answer: Any) -> str:
+def updates_per_epoch(answer: Any) -> str:
     array = expect_array(answer, shape=(3,), name="(batch, mini-batch, stochastic)").astype(np.float64)
     if np.array_equal(array, [55000, 550, 1]):
-        raise Wrong("The order is reversed.", hint="Give (batch, mini-batch, stochastic): batch gradient descent first.")
+        raise Wrong("The order is reversed.",
+                    hint="Give (batch, mini-batch, stochastic): batch gradient descent first.")
     if array[1] == 100:
-        raise Wrong("100 is the batch size, not the number of batches.", hint="55,000 examples / 100 per batch = ? updates.")
+        raise Wrong("100 is the batch size, not the number of batches.",
+                    hint="55,000 examples / 100 per batch = ? updates.")
     if array[0] == 55000:
-        raise Wrong("Batch gradient descent makes one update per epoch.", hint="It averages the gradient over all 55,000 examples, then steps once.")
+        raise Wrong("Batch gradient descent makes one update per epoch.",
+                    hint="It averages the gradient over all 55,000 examples, then steps once.")
     expect_array(array, [1, 550, 55000], tol=0, name="(batch, mini-batch, stochastic)")
     return "Right: 1, 550 and 55,000 updates; mini-batches trade gradient noise for many cheap steps."
 
@@ -129,7 +141,7 @@ def _(answer: Any) -> str:
     title="Test accuracy of the single-layer softmax network",
     hint="model.evaluate(x_test, y_test) returns [loss, accuracy]; pass the accuracy as a fraction (0.91, not 91).",
 )
-def _(answer: Any) -> str:
+def model_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.9, tol=1e12, name="the test accuracy")
     if 1.0 < value <= 100.0:
         raise Wrong(f"{value:.4g} looks like a percentage.", hint="Pass a fraction between 0 and 1 (divide by 100).")

@@ -7,8 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import (Wrong, call_student, expect_array, expect_number, expect_whole_number, question,
-                                to_array)
+from course.checks.authoring import (
+    Wrong,
+    call_student,
+    expect_array,
+    expect_number,
+    expect_whole_number,
+    reject_slips,
+    to_array,
+)
+from course.checks.registry import question
 
 # The classic 5x5 binary image and 3x3 filter (the "convolved feature" example of the CNN intro tutorials).
 CLASSIC_IMAGE = np.array(
@@ -53,7 +61,7 @@ def _integer(answer: Any, name: str) -> int:
     title="Output size for W=5, K=3, P=1, S=2",
     hint="O = (W - K + 2P) / S + 1.",
 )
-def _(answer: Any) -> str:
+def output_size(answer: Any) -> str:
     value = _integer(answer, "the output size")
     if value == 3:
         return "O = (5 - 3 + 2·1) / 2 + 1 = 3: a 3x3 output."
@@ -62,7 +70,8 @@ def _(answer: Any) -> str:
         5: "Did you forget to divide by the stride S = 2?",
         4: "Check the order: first W - K + 2P, then divide by S, then add 1.",
     }
-    raise Wrong(f"{value} is not the output size.", hint=hints.get(value, "O = (W - K + 2P) / S + 1 with W=5, K=3, P=1, S=2."))
+    raise Wrong(f"{value} is not the output size.",
+                hint=hints.get(value, "O = (W - K + 2P) / S + 1 with W=5, K=3, P=1, S=2."))
 
 
 @question(
@@ -70,7 +79,7 @@ def _(answer: Any) -> str:
     title="A function conv_output_size(W, K, P, S)",
     hint="Return (W - K + 2 * P) // S + 1.",
 )
-def _(answer: Any) -> str:
+def output_size_fn(answer: Any) -> str:
     got = []
     for (w, k, p, s), _expected in SIZE_CASES:
         call = f"conv_output_size({w}, {k}, {p}, {s})"
@@ -98,7 +107,7 @@ def _(answer: Any) -> str:
     title="The 5x5 image convolved with the 3x3 filter",
     hint="Slide the 3x3 filter over every 3x3 patch (stride 1, no padding); multiply element by element and sum.",
 )
-def _(answer: Any) -> str:
+def conv_by_hand(answer: Any) -> str:
     array = to_array(answer, "feature_map")
     if array.ndim > 2 and array.size == 9:
         array = array.reshape(3, 3)  # tf.nn.conv2d gives (1, 3, 3, 1): accept it
@@ -119,15 +128,16 @@ def _(answer: Any) -> str:
     title="The curve detector's response on the curve",
     hint="Multiply the filter and the image patch element by element and add everything up.",
 )
-def _(answer: Any) -> str:
+def curve_response(answer: Any) -> str:
     value = expect_number(answer, CURVE_RESPONSE, tol=float("inf"), name="response")
     if value == CURVE_RESPONSE:
         return "4 × (50·30) + (20·30) = 6,600: a large response, the patch has a curve like the filter's."
-    if value == 0:
-        raise Wrong("0 is the response on a patch without the curve.", hint="Use the patch that contains the curve.")
-    if value == 7500:
-        raise Wrong("7,500 counts one pixel as 50 that is 20 in the patch.", hint="Multiply the actual pixel values.")
-    raise Wrong(f"{value:g} is not the response.", hint="Only the positions where both the filter and the patch are non-zero contribute.")
+    reject_slips(value, [
+        (0, "0 is the response on a patch without the curve.", "Use the patch that contains the curve."),
+        (7500, "7,500 counts one pixel as 50 that is 20 in the patch.", "Multiply the actual pixel values."),
+    ])
+    raise Wrong(f"{value:g} is not the response.",
+                hint="Only the positions where both the filter and the patch are non-zero contribute.")
 
 
 @question(
@@ -135,15 +145,17 @@ def _(answer: Any) -> str:
     title="2x2 max pooling (stride 2) of the 4x4 example",
     hint="Split the 4x4 input into four 2x2 blocks and keep the largest value of each.",
 )
-def _(answer: Any) -> str:
+def max_pool(answer: Any) -> str:
     array = to_array(answer, "pooled")
     if array.ndim > 2 and array.size == 4:
         array = array.reshape(2, 2)  # tf.nn.max_pool2d gives (1, 2, 2, 1): accept it
     if array.shape == (3, 3):
-        raise Wrong("pooled has shape (3, 3): the window moved by 1.", hint="Use stride 2 so the 2x2 windows do not overlap.")
+        raise Wrong("pooled has shape (3, 3): the window moved by 1.",
+                    hint="Use stride 2 so the 2x2 windows do not overlap.")
     expect_array(array, shape=(2, 2), name="pooled")
     if np.allclose(array, POOL_AVG):
-        raise Wrong("That is average pooling.", hint="Max pooling keeps the largest value of each block (np.max, not np.mean).")
+        raise Wrong("That is average pooling.",
+                    hint="Max pooling keeps the largest value of each block (np.max, not np.mean).")
     expect_array(array, POOL_MAX, tol=1e-6, name="pooled")
     return "Max pooling keeps [[6, 8], [3, 4]]: a quarter of the values, the strongest ones."
 
@@ -151,9 +163,10 @@ def _(answer: Any) -> str:
 @question(
     "06.flatten_size",
     title="How many values reach the dense layer?",
-    hint="Each 2x2 max pooling halves height and width: 28 → 14 → 7 ('same' padding keeps the size in the convolutions).",
+    hint="Each 2x2 max pooling halves height and width: 28 → 14 → 7 "
+         "('same' padding keeps the size in the convolutions).",
 )
-def _(answer: Any) -> str:
+def flatten_size(answer: Any) -> str:
     value = _integer(answer, "flatten_size")
     if value == 7 * 7 * 64:
         return "7 × 7 × 64 = 3,136 values feed the dense layer of 1,024 units."
@@ -172,7 +185,7 @@ def _(answer: Any) -> str:
     title="Parameters of the first convolution (5x5, 1 → 32 channels)",
     hint="Each of the 32 filters has 5 × 5 × 1 weights and one bias.",
 )
-def _(answer: Any) -> str:
+def conv1_params(answer: Any) -> str:
     value = _integer(answer, "conv1_params")
     if value == 5 * 5 * 1 * 32 + 32:
         return "5·5·1·32 weights + 32 biases = 832, however large the image is: that is weight sharing."
@@ -190,7 +203,7 @@ def _(answer: Any) -> str:
     title="The classic CNN's test accuracy",
     hint="Pass the test accuracy as a fraction between 0 and 1, e.g. model.evaluate(...) or np.mean(pred == y).",
 )
-def _(answer: Any) -> str:
+def test_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.5, tol=float("inf"), name="accuracy")
     if value > 1.0:
         raise Wrong(f"accuracy = {value:g} is above 1.", hint="Give a fraction (0.99), not a percentage (99).")

@@ -3,15 +3,23 @@ the masked sequence loss and accuracy, and the part-of-speech tagger's held-out 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from course.checks.core import (Wrong, call_student, describe, expect_array, expect_number, expect_whole_number,
-                                question, to_array)
-
-CHARS = ["h", "e", "l", "o"]
-HELL_ONE_HOT = np.eye(4)[[0, 1, 2, 2]]  # "hell" with h=0, e=1, l=2, o=3
+from course.checks.authoring import (
+    Wrong,
+    call_student,
+    close,
+    expect_array,
+    expect_number,
+    expect_whole_number,
+    reject_slips,
+    to_array,
+)
+from course.checks.describe import describe
+from course.checks.registry import question
 
 # The masked-loss exercise: two padded sentences (0 = padding) and a loss per token.
 LOSS_LABELS = np.array([[3, 1, 0, 0], [2, 2, 5, 0]])
@@ -24,6 +32,14 @@ UNMASKED_MEAN = 0.75    # every position, padding included
 POS_ACCURACY_FLOOR = 0.95
 
 
+@functools.cache
+def _hello() -> Any:
+    """course.datasets.hello(): characters h, e, l, o; x is "hell" one-hot (1, 4, 4), y is "ello" as indices (1, 4)."""
+    from course.datasets import hello  # on first use: loading the questions stays light
+
+    return hello()
+
+
 def _count(answer: Any, name: str) -> int:
     return expect_whole_number(answer, name=name, hint="A parameter count is a whole number.")
 
@@ -33,9 +49,10 @@ def _count(answer: Any, name: str) -> int:
     title='The "hello" network predicts "ello"',
     hint='Take the argmax over the 4 characters at each of the 4 steps and join the characters: "".join(...).',
 )
-def _(answer: Any) -> str:
+def hello_prediction(answer: Any) -> str:
     if isinstance(answer, (list, tuple)) and all(isinstance(c, str) for c in answer):
-        raise Wrong(f"The prediction is a {type(answer).__name__} of characters.", hint='Join them into one string: "".join(chars).')
+        raise Wrong(f"The prediction is a {type(answer).__name__} of characters.",
+                    hint='Join them into one string: "".join(chars).')
     if not isinstance(answer, str):
         array = None
         try:
@@ -69,7 +86,7 @@ def _(answer: Any) -> str:
     title='One-hot encoding of "hell"',
     hint="With h=0, e=1, l=2, o=3, each character becomes a row of four numbers with a single 1: np.eye(4)[indices].",
 )
-def _(answer: Any) -> str:
+def one_hot_hell(answer: Any) -> str:
     array = to_array(answer, "one_hot")
     if array.shape == (1, 4, 4):
         array = array[0]  # a batch of one sentence is fine
@@ -81,11 +98,15 @@ def _(answer: Any) -> str:
     expect_array(array, shape=(4, 4), name="one_hot")
     if not np.isin(array, (0, 1)).all():
         raise Wrong("one_hot should contain only 0s and 1s.")
-    if np.allclose(array, HELL_ONE_HOT.T) and not np.allclose(array, HELL_ONE_HOT):
-        raise Wrong("one_hot is transposed.", hint="One row per character (time step), one column per vocabulary entry.")
-    if np.allclose(array, np.eye(4)[[1, 2, 2, 3]]):
+    data = _hello()
+    hell = data.x[0]
+    ello = np.eye(len(data.chars))[data.y[0]]  # the target, one-hot
+    if np.allclose(array, hell.T) and not np.allclose(array, hell):
+        raise Wrong("one_hot is transposed.",
+                    hint="One row per character (time step), one column per vocabulary entry.")
+    if np.allclose(array, ello):
         raise Wrong('That is "ello", the target.', hint='Encode the input "hell".')
-    expect_array(array, HELL_ONE_HOT, tol=1e-6, name="one_hot")
+    expect_array(array, hell, tol=1e-6, name="one_hot")
     return "Each row has a single 1 at the character's index; the two l's are the same row."
 
 
@@ -94,7 +115,7 @@ def _(answer: Any) -> str:
     title="Parameters of SimpleRNN(5) on 4 input features",
     hint="units × inputs (input weights) + units × units (recurrent weights) + units (biases).",
 )
-def _(answer: Any) -> str:
+def rnn_params(answer: Any) -> str:
     value = _count(answer, "rnn_params")
     if value == 5 * 4 + 5 * 5 + 5:
         return "5·4 + 5·5 + 5 = 50 parameters, shared by every time step."
@@ -112,7 +133,7 @@ def _(answer: Any) -> str:
     title="Parameters of LSTM(5) on 4 input features",
     hint="An LSTM has four gates, each with the parameters of a simple RNN: 4 × (5·4 + 5·5 + 5).",
 )
-def _(answer: Any) -> str:
+def lstm_params(answer: Any) -> str:
     value = _count(answer, "lstm_params")
     if value == 4 * (5 * 4 + 5 * 5 + 5):
         return "4 × 50 = 200: an LSTM costs four times a simple RNN of the same size."
@@ -130,16 +151,16 @@ def _(answer: Any) -> str:
     title="The masked mean of the token losses",
     hint="Average only over the real tokens: sum(loss * mask) / sum(mask), with mask = (labels != 0).",
 )
-def _(answer: Any) -> str:
+def masked_loss(answer: Any) -> str:
     value = expect_number(answer, MASKED_MEAN, tol=float("inf"), name="masked_loss")
-    if abs(value - MASKED_MEAN) <= 1e-4:
+    if close(value, MASKED_MEAN, tol=1e-4):
         return "0.3: padding contributes nothing, and the mean is over the 5 real tokens."
-    if abs(value - UNMASKED_MEAN) <= 1e-4:
-        raise Wrong("0.75 is the mean over every position, padding included.", hint="Multiply by the mask before averaging.")
-    if abs(value - 1.5) <= 1e-4:
-        raise Wrong("1.5 is the sum over the real tokens.", hint="Divide by the number of real tokens (mask.sum()).")
-    if abs(value - 1.5 / 8) <= 1e-4:
-        raise Wrong("You divided the masked sum by all 8 positions.", hint="Divide by the number of real tokens, 5.")
+    reject_slips(value, [
+        (UNMASKED_MEAN, "0.75 is the mean over every position, padding included.",
+         "Multiply by the mask before averaging."),
+        (1.5, "1.5 is the sum over the real tokens.", "Divide by the number of real tokens (mask.sum())."),
+        (1.5 / 8, "You divided the masked sum by all 8 positions.", "Divide by the number of real tokens, 5."),
+    ], tol=1e-4)
     raise Wrong(f"masked_loss = {value:g} is not the masked mean.")
 
 
@@ -160,17 +181,17 @@ def _accuracy_cases() -> list[tuple[np.ndarray, np.ndarray, float, str]]:
     title="A function masked_accuracy(y_true, y_pred) that ignores padding",
     hint="mask = y_true != 0; return the mean of (y_pred == y_true) over the masked positions only.",
 )
-def _(answer: Any) -> str:
+def masked_accuracy(answer: Any) -> str:
     for y_true, y_pred, expected, what in _accuracy_cases():
         got = call_student(answer, y_true, y_pred, name="masked_accuracy")
         if got is None:
             raise Wrong("masked_accuracy returned None.", hint="Did you forget the `return` statement?")
         value = expect_number(got, expected, tol=float("inf"), name=f"masked_accuracy ({what})")
-        if abs(value - expected) > 1e-6:
+        if not close(value, expected, tol=1e-6):
             counted_pads = float(np.mean(y_pred == y_true))
-            if abs(value - counted_pads) <= 1e-6:
+            if close(value, counted_pads, tol=1e-6):
                 hint = "Padding positions are being counted: keep only the positions where y_true != 0."
-            elif abs(value - expected * 100) <= 1e-4:
+            elif close(value, expected * 100, tol=1e-4):
                 hint = "Return a fraction between 0 and 1, not a percentage."
             else:
                 hint = None
@@ -183,7 +204,7 @@ def _(answer: Any) -> str:
     title="The RNN tagger's accuracy on the held-out sentences",
     hint="Pass the token accuracy (padding excluded) of the RNN tagger on the test sentences, a fraction in [0, 1].",
 )
-def _(answer: Any) -> str:
+def pos_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.5, tol=float("inf"), name="accuracy")
     if value > 1.0:
         raise Wrong(f"accuracy = {value:g} is above 1.", hint="Give a fraction (0.98), not a percentage (98).")
@@ -191,7 +212,8 @@ def _(answer: Any) -> str:
         raise Wrong(f"accuracy = {value:g} is negative.")
     if value < POS_ACCURACY_FLOOR:
         raise Wrong(
-            f"accuracy = {value:.4f} is below {POS_ACCURACY_FLOOR}: no better than tagging each word alone (about 0.92).",
+            f"accuracy = {value:.4f} is below {POS_ACCURACY_FLOOR}: "
+            "no better than tagging each word alone (about 0.92).",
             hint="Train longer, check that the loss is masked, and that the RNN returns one output per word "
             "(return_sequences=True).",
         )

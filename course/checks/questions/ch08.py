@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, describe, expect_array, question
+from course.checks.authoring import Wrong, call_student, expect_array
+from course.checks.describe import describe
+from course.checks.registry import question
 
 
 @question(
@@ -16,14 +18,15 @@ from course.checks.core import Wrong, call_student, describe, expect_array, ques
     title="The full name of an op named 'product' inside name_scope('multiply')",
     hint="A name scope prefixes the names of the operations created inside it, followed by a slash.",
 )
-def _(answer: Any) -> None:
+def scoped_name(answer: Any) -> None:
     if not isinstance(answer, str):
         raise Wrong(f"A name is text, but the answer is {describe(answer)}.", hint="Write it in quotes.")
     text = answer.strip()
     if text == "multiply/product":
         return None
     if text == "product":
-        raise Wrong("'product' is the name you gave the operation; the scope adds to it.", hint="Put the scope name in front.")
+        raise Wrong("'product' is the name you gave the operation; the scope adds to it.",
+                    hint="Put the scope name in front.")
     if text.replace(".", "/").replace(":", "/").replace("\\", "/") == "multiply/product":
         raise Wrong(f"{text!r} uses the wrong separator.", hint="Scopes are separated by a slash: scope/name.")
     if text == "product/multiply":
@@ -36,7 +39,7 @@ def _(answer: Any) -> None:
     title="The graph read back from the event file keeps the name scopes",
     hint="Collect [node.name for node in graph_def.node] from the graph you read back.",
 )
-def _(answer: Any) -> str:
+def graph_nodes(answer: Any) -> str:
     if not isinstance(answer, (list, tuple, set)) or not all(isinstance(n, str) for n in answer):
         raise Wrong(f"The answer is {describe(answer)}; expected a list of node names (strings).")
     names = set(answer)
@@ -44,7 +47,8 @@ def _(answer: Any) -> str:
     if missing:
         raise Wrong(
             f"The graph has no node {', '.join(missing)}; it has {sorted(names)[:8]}.",
-            hint="Build the ops inside tf.name_scope('add') / tf.name_scope('multiply') with name='sum' / name='product'.",
+            hint="Build the ops inside tf.name_scope('add') / tf.name_scope('multiply') "
+                 "with name='sum' / name='product'.",
         )
     return "Right: in TensorBoard's Graphs tab the scopes appear as boxes you can open."
 
@@ -70,15 +74,17 @@ def _write_sample_log(folder: str) -> dict[str, list[tuple[int, float]]]:
     title="A function that reads one scalar tag back from a log folder",
     hint="read_scalars(logdir, tag) should return [(step, value), ...] sorted by step, e.g. with EventAccumulator.",
 )
-def _(answer: Any) -> str:
+def read_scalars(answer: Any) -> str:
     if answer is not None and not callable(answer):
-        raise Wrong(f"The answer is {describe(answer)}.", hint="Pass the function itself: check('08.read_scalars', read_scalars).")
+        raise Wrong(f"The answer is {describe(answer)}.",
+                    hint="Pass the function itself: check('08.read_scalars', read_scalars).")
     with tempfile.TemporaryDirectory(prefix="course-08-") as folder:
         logged = _write_sample_log(folder)
         for tag in ("loss", "accuracy"):
             result = call_student(answer, folder, tag, timeout=60.0, name="read_scalars")
             if result is None:
-                raise Wrong("read_scalars returned None.", hint="End the function with `return` and the list of (step, value) pairs.")
+                raise Wrong("read_scalars returned None.",
+                            hint="End the function with `return` and the list of (step, value) pairs.")
             try:
                 rows = [tuple(row) for row in result]
             except TypeError:
@@ -88,10 +94,12 @@ def _(answer: Any) -> str:
                 ) from None
             want = logged[tag]
             if len(rows) == len(want) and all(len(r) == 1 for r in rows):
-                raise Wrong("read_scalars returned values without their steps.", hint="Return pairs: [(event.step, value), ...].")
+                raise Wrong("read_scalars returned values without their steps.",
+                            hint="Return pairs: [(event.step, value), ...].")
             if len(rows) != len(want):
                 raise Wrong(
-                    f"read_scalars(logdir, {tag!r}) returned {len(rows)} entries; the log has {len(want)} for that tag.",
+                    f"read_scalars(logdir, {tag!r}) returned {len(rows)} entries; "
+                    f"the log has {len(want)} for that tag.",
                     hint="Keep only the events whose tag matches (and skip the histogram).",
                 )
             if any(len(r) != 2 for r in rows):

@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.core import Wrong, call_student, describe, expect_array, question
+from course.checks.authoring import Wrong, call_student, expect_array
+from course.checks.describe import describe
+from course.checks.registry import question
 
 
 @question(
@@ -17,13 +19,14 @@ from course.checks.core import Wrong, call_student, describe, expect_array, ques
     title="Which checkpoints remain: every 50 steps up to 400, max_to_keep=3",
     hint="CheckpointManager deletes the oldest checkpoint once more than max_to_keep exist.",
 )
-def _(answer: Any) -> None:
+def kept_checkpoints(answer: Any) -> None:
     array = expect_array(answer, name="the kept steps")
     if array.ndim != 1:
         raise Wrong(f"Expected a flat list of steps, not shape {array.shape}.")
     steps = sorted(int(s) for s in array)
     if steps == [50, 100, 150]:
-        raise Wrong("Those are the first three checkpoints; the manager deletes the oldest ones.", hint="It keeps the newest.")
+        raise Wrong("Those are the first three checkpoints; the manager deletes the oldest ones.",
+                    hint="It keeps the newest.")
     if len(steps) == 8:
         raise Wrong("That is every checkpoint ever written; only max_to_keep of them stay on disk.")
     if len(steps) != 3:
@@ -38,7 +41,7 @@ def _(answer: Any) -> None:
     title="The variable after restoring the checkpoint",
     hint="checkpoint.restore(path) assigns the saved values to the existing variables.",
 )
-def _(answer: Any) -> None:
+def restored_value(answer: Any) -> None:
     array = expect_array(answer, name="the restored variable")
     if array.shape == (3,) and np.allclose(array, [10.0, 20.0, 30.0]):
         raise Wrong(
@@ -55,7 +58,7 @@ def _(answer: Any) -> None:
     title="The fresh process resumed from the last checkpoint",
     hint="Pass {'last_saved': <step of the last checkpoint>, 'resumed_from': <step the new process started at>}.",
 )
-def _(answer: Any) -> str:
+def resumed(answer: Any) -> str:
     if not isinstance(answer, dict) or not {"last_saved", "resumed_from"} <= set(answer):
         raise Wrong(f"The answer is {describe(answer)}; expected a dict with keys 'last_saved' and 'resumed_from'.")
     last, resumed = int(answer["last_saved"]), int(answer["resumed_from"])
@@ -83,7 +86,7 @@ def _keras():
     title="A function that saves a Keras model to a .keras file and loads it back",
     hint="model.save(path) with a path ending in .keras, then keras.models.load_model(path).",
 )
-def _(answer: Any) -> str:
+def keras_roundtrip(answer: Any) -> str:
     keras = _keras()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
@@ -92,9 +95,11 @@ def _(answer: Any) -> str:
     with tempfile.TemporaryDirectory(prefix="course-09-") as folder:
         loaded = call_student(answer, model, Path(folder), timeout=60.0, name="save_and_load")
         if loaded is None:
-            raise Wrong("save_and_load returned None.", hint="Return the model that keras.models.load_model gives back.")
+            raise Wrong("save_and_load returned None.",
+                        hint="Return the model that keras.models.load_model gives back.")
         if loaded is model:
-            raise Wrong("save_and_load returned the same model object it was given.", hint="Return the model loaded from the file.")
+            raise Wrong("save_and_load returned the same model object it was given.",
+                        hint="Return the model loaded from the file.")
         if not isinstance(loaded, keras.Model):
             raise Wrong(f"save_and_load returned {describe(loaded)}, not a Keras model.")
         if not any(p.suffix == ".keras" for p in Path(folder).rglob("*")):

@@ -1,43 +1,43 @@
-"""Graded checks: the question registry, helpers for question authors, and ``check()`` for students.
+"""Helpers for question authors: ``Wrong``, converting and comparing answers, calling student code.
 
 Authors write a module ``course/checks/questions/chNN.py``::
 
-    from course.checks.core import question, Wrong, expect_number, expect_array, call_student
+    from course.checks.authoring import Wrong, expect_number
+    from course.checks.registry import question
 
     @question("03.cost_by_hand", title="Cost of y = 1.4x + 3.5", hint="Average the squared errors.")
-    def _(answer):
+    def cost_by_hand(answer):
         expect_number(answer, 0.525, tol=1e-3, name="cost")
 
 Rules for graders:
 
+- Name the grader after its question (``def cost_by_hand``), so a traceback or a profile says which one it is.
 - Return None (or a short string, shown on success) when the answer is right; raise
   ``Wrong(message, hint=...)`` when it is not. Any other exception is reported as "the check itself failed".
 - Graders never see ``None``: ``check()`` answers "not answered yet" itself.
 - Call student functions and models only through ``call_student`` (timeout, one-line errors).
 - Import TensorFlow lazily, inside the grader (``sys.modules.get("tensorflow")`` first): loading the
   question modules must not import it. This module never does; tensors convert via their ``.numpy()``.
-- Other helpers: ``to_array(x, name)`` (array or Wrong), ``describe(x)`` ("a list of length 3"), ``short(x)``
-  (a safe, short repr). Messages may quote student input: the HTML view escapes it.
+- Compare numbers with ``close(value, target, tol=..., rel=...)`` (the tolerance ``expect_number`` uses), and
+  explain known wrong answers with ``reject_slips(value, [(slip, message, hint), ...])``.
+- Other helpers: ``to_array(x, name)`` (array or Wrong), ``expect_whole_number``, and in
+  ``course.checks.describe``: ``describe(x)`` ("a list of length 3"), ``short(x)`` (a safe, short repr).
+  Messages may quote student input: the HTML view escapes it.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
-import re
-import reprlib
 import threading
 import traceback
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
-from course.checks.feedback import ERROR, FAILED, PASSED, UNANSWERED, UNKNOWN, Feedback
-
-_ID = re.compile(r"^(\d{2})\.[A-Za-z0-9_]+$")
+from course.checks.describe import describe, short
 
 
 class Wrong(Exception):
@@ -48,112 +48,6 @@ class Wrong(Exception):
         self.message = message
         self.hint = hint
 
-
-@dataclass(frozen=True)
-class Question:
-    """One graded question: ``id`` like "03.cost_by_hand", ``chapter`` "03"."""
-
-    id: str
-    title: str
-    grader: Callable[[Any], Any]
-    chapter: str
-    hint: str | None = None
-    module: str = ""
-
-
-_REGISTRY: dict[str, Question] = {}
-
-
-def question(question_id: str, *, title: str, hint: str | None = None) -> Callable:
-    """Register the decorated function as the grader of ``question_id`` ("NN.snake_name").
-
-    ``hint`` is shown on a wrong answer when the grader's ``Wrong`` carries no hint of its own.
-    """
-    match = _ID.match(question_id or "")
-    if not match:
-        raise ValueError(f"question id {question_id!r} must look like '03.cost_by_hand' (two-digit chapter, dot, name)")
-
-    def register(grader: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        module = getattr(grader, "__module__", "") or ""
-        old = _REGISTRY.get(question_id)
-        if old is not None and old.module != module:  # the same module reloaded may replace its own question
-            raise ValueError(f"question id {question_id!r} is already defined in {old.module}")
-        _REGISTRY[question_id] = Question(question_id, title, grader, match.group(1), hint, module)
-        return grader
-
-    return register
-
-
-def registry() -> dict[str, Question]:
-    """All questions, by id (loads every module in ``course.checks.questions`` on first use)."""
-    _load_questions()
-    return dict(_REGISTRY)
-
-
-def load_errors() -> dict[str, str]:
-    """Question modules that failed to import: module name -> one-line error."""
-    _load_questions()
-    from course.checks import questions
-
-    return dict(questions.LOAD_ERRORS)
-
-
-def _load_questions() -> None:
-    import course.checks.questions  # noqa: F401  (importing it imports every question module once)
-
-
-# --------------------------------------------------------------------------------------------- describing values
-
-_repr = reprlib.Repr()
-_repr.maxstring = 60
-_repr.maxother = 60
-_repr.maxlist = _repr.maxtuple = 6
-
-
-def short(value: Any) -> str:
-    """A short, safe repr of a student's value (never raises)."""
-    try:
-        if isinstance(value, np.ndarray):
-            text = np.array2string(value, threshold=8, edgeitems=2, precision=4)
-        else:
-            text = _repr.repr(value)
-    except Exception:  # a student class with a broken __repr__
-        text = f"<{type(value).__name__} object>"
-    text = " ".join(text.split())
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def describe(value: Any) -> str:
-    """What kind of thing ``value`` is, in words: "a str ('2.1')", "a function", "a list of length 3"."""
-    if value is None:
-        return "None"
-    kind = type(value).__name__
-    if isinstance(value, (str, bytes)):
-        return f"a {kind} ({short(value)})"
-    if isinstance(value, (bool, np.bool_)):
-        return f"a bool ({value})"
-    if isinstance(value, (list, tuple, dict, set)):
-        return f"a {kind} of length {len(value)}"
-    if _is_tensor_like(value) or isinstance(value, np.ndarray):
-        shape = getattr(value, "shape", None)
-        try:
-            shape = tuple(shape)
-        except TypeError:
-            pass
-        return f"a {kind} with shape {shape}"
-    if isinstance(value, type(describe)) or kind in {"builtin_function_or_method", "method"}:
-        return f"a function ({getattr(value, '__name__', kind)})"
-    if isinstance(value, type(np)):
-        return f"the module {value.__name__}"
-    if isinstance(value, numbers.Number):
-        return f"a {kind} ({short(value)})"
-    module = type(value).__module__
-    return f"a value of type {kind}" if module == "builtins" else f"a value of type {module}.{kind}"
-
-
-def _is_tensor_like(value: Any) -> bool:
-    module = type(value).__module__ or ""
-    return module.startswith(("tensorflow", "keras", "tf_keras", "torch", "jax"))
 
 
 def _fmt(x: float) -> str:
@@ -174,7 +68,8 @@ def to_array(answer: Any, name: str = "answer") -> np.ndarray:
     if isinstance(answer, np.ndarray):
         return answer
     if isinstance(answer, (str, bytes)):
-        raise Wrong(f"{name} is {describe(answer)}, not an array of numbers.", hint="Remove the quotes around the numbers.")
+        raise Wrong(f"{name} is {describe(answer)}, not an array of numbers.",
+                    hint="Remove the quotes around the numbers.")
     if isinstance(answer, (dict, set)):
         raise Wrong(f"{name} is {describe(answer)}; expected an array of numbers.")
     if isinstance(answer, type(np)):
@@ -185,14 +80,16 @@ def to_array(answer: Any, name: str = "answer") -> np.ndarray:
         if kind == "RaggedTensor":
             raise Wrong(f"{name} is a tf.RaggedTensor; expected a regular array.", hint="Convert it with .to_tensor().")
         if kind == "SparseTensor":
-            raise Wrong(f"{name} is a tf.SparseTensor; expected a dense array.", hint="Convert it with tf.sparse.to_dense(...).")
+            raise Wrong(f"{name} is a tf.SparseTensor; expected a dense array.",
+                        hint="Convert it with tf.sparse.to_dense(...).")
         if hasattr(answer, "numpy"):
             try:
                 return np.asarray(answer.numpy())
             except Exception:
                 raise Wrong(
                     f"{name} is a symbolic tensor with no value yet ({describe(answer)}).",
-                    hint="Pass a concrete result: run the computation eagerly (outside @tf.function) and pass what it returns.",
+                    hint="Pass a concrete result: run the computation eagerly (outside @tf.function) and pass what it "
+                         "returns.",
                 ) from None
     if kind == "KerasTensor":
         raise Wrong(
@@ -241,7 +138,8 @@ def _check_finite(array: np.ndarray, name: str) -> None:
         if array.size == 1:
             problem = f"{name} is NaN (not a number)." if n_nan else f"{name} is infinite."
         else:
-            counts = " and ".join(p for p in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else "") if p)
+            counts = " and ".join(p for p in (f"{n_nan} NaN" if n_nan else "",
+                                              f"{n_inf} infinite" if n_inf else "") if p)
             problem = f"{name} contains {counts} value(s) (out of {array.size})."
         raise Wrong(
             problem,
@@ -250,10 +148,48 @@ def _check_finite(array: np.ndarray, name: str) -> None:
         )
 
 
+# --------------------------------------------------------------------------------------------- comparing numbers
+
+
+def _allowed(target: float, tol: float, rel: float) -> float:
+    return max(float(tol), float(rel) * abs(float(target)))
+
+
+def close(value: float, target: float, *, tol: float = 0.0, rel: float = 0.0) -> bool:
+    """True when ``value`` is within ``tol`` of ``target``, or within ``rel`` × |target|, whichever allows more.
+
+    The tolerance of ``expect_number``. ``tol=1e-3, rel=1e-3`` is ±1e-3 up to |target| = 1 and 0.1 % beyond;
+    ``rel`` alone is purely relative; neither means equal. NaN is close to nothing.
+    """
+    return abs(float(value) - float(target)) <= _allowed(target, tol, rel)
+
+
+Slip = tuple[Any, str, str | None]
+"""A known wrong answer for ``reject_slips``: (the wrong value, the message, the hint)."""
+
+
+def reject_slips(value: Any, slips: Iterable[Slip], *, tol: float = 0.0, rel: float = 0.0) -> None:
+    """Raise ``Wrong(message, hint=hint)`` for the first ``(slip, message, hint)`` in ``slips`` that ``value`` matches.
+
+    Numbers match when ``close(value, slip, tol=tol, rel=rel)`` (exactly, by default); other values (strings,
+    tuples, lists) when they are equal. Compare arrays with ``np.allclose`` instead. Returns when none matches.
+    """
+    for slip, message, hint in slips:
+        if isinstance(value, np.ndarray) or isinstance(slip, np.ndarray):
+            raise TypeError("reject_slips compares numbers and plain values, not arrays")
+        if isinstance(value, numbers.Real) and isinstance(slip, numbers.Real):
+            matched = close(value, slip, tol=tol, rel=rel)
+        else:
+            matched = value == slip
+        if matched:
+            raise Wrong(message, hint=hint)
+
+
 # --------------------------------------------------------------------------------------------- author helpers
 
 
-def expect_number(answer: Any, expected: float, *, tol: float = 1e-6, rel: float | None = None, name: str = "answer") -> float:
+def expect_number(answer: Any, expected: float, *, tol: float = 1e-6, rel: float | None = None,
+                  name: str = "answer") -> float:
     """Check that ``answer`` is one finite number within ``tol`` (or ``rel`` × |expected|) of ``expected``.
 
     Accepts Python/NumPy numbers, 0-d or one-element arrays and tensors. Returns the answer as a float.
@@ -261,7 +197,8 @@ def expect_number(answer: Any, expected: float, *, tol: float = 1e-6, rel: float
     if answer is None:
         raise _not_answered(name)
     if isinstance(answer, (bool, np.bool_)):
-        raise Wrong(f"{name} is a bool ({answer}); expected a number.", hint="Pass the number itself, not a comparison.")
+        raise Wrong(f"{name} is a bool ({answer}); expected a number.",
+                    hint="Pass the number itself, not a comparison.")
     if isinstance(answer, (str, bytes)):
         raise Wrong(
             f"{name} is {describe(answer)}; expected a number.",
@@ -287,7 +224,7 @@ def expect_number(answer: Any, expected: float, *, tol: float = 1e-6, rel: float
     if math.isnan(value) or math.isinf(value):
         _check_finite(np.asarray(value), name)
     diff = abs(value - float(expected))
-    allowed = float(tol) if rel is None else max(float(tol), float(rel) * abs(float(expected)))
+    allowed = _allowed(expected, tol, 0.0 if rel is None else rel)
     if not diff <= allowed:
         direction = "too high" if value > expected else "too low"
         raise Wrong(f"{name} = {_fmt(value)} is off by {_fmt(diff)} ({direction}); the tolerance is ±{allowed:.3g}.")
@@ -333,7 +270,8 @@ def expect_array(
         ok = array.ndim == len(want_shape) and all(w is None or w == s for s, w in zip(array.shape, want_shape))
         if not ok:
             sizes = [w for w in want_shape if w is not None]
-            if array.ndim != len(want_shape) and [s for s in array.shape if s != 1] == [w for w in want_shape if w != 1]:
+            same_sizes = [s for s in array.shape if s != 1] == [w for w in want_shape if w != 1]
+            if array.ndim != len(want_shape) and same_sizes:
                 hint = "Check for an extra or missing axis of size 1 (np.squeeze / np.expand_dims / reshape)."
             elif len(sizes) == len(want_shape) and array.size == int(np.prod(sizes, dtype=np.int64)):
                 hint = "It has the right number of values in the wrong layout: try .reshape(...) or a transpose (.T)."
@@ -344,7 +282,8 @@ def expect_array(
         example = "np.float32" if "f" in dtype_kind else "np.int64" if "i" in dtype_kind else "bool"
         raise Wrong(
             f"{name} has dtype {array.dtype} ({_kinds(array.dtype.kind)}); expected {_kinds(dtype_kind)}.",
-            hint=f"Convert it, e.g. np.asarray({name}, dtype={example}) or tf.cast({name}, tf.{example.split('.')[-1]}).",
+            hint=f"Convert it, e.g. np.asarray({name}, dtype={example}) or tf.cast({name}, "
+                 f"tf.{example.split('.')[-1]}).",
         )
     _check_finite(array, name)
     if want is not None:
@@ -359,8 +298,8 @@ def expect_array(
                 where = f" at index {tuple(int(i) for i in index)}" if index else ""
                 tolerance = f"±{tol:.3g}" + (f" + {rel:g}·|expected|" if rel else "")
                 raise Wrong(
-                    f"{int(bad.sum())} of {diff.size} value(s) of {name} are off by more than the tolerance {tolerance}; "
-                    f"the largest difference is {_fmt(float(diff[index] if index else diff))}{where}."
+                    f"{int(bad.sum())} of {diff.size} value(s) of {name} are off by more than the tolerance "
+                    f"{tolerance}; the largest difference is {_fmt(float(diff[index] if index else diff))}{where}."
                 )
         elif not np.array_equal(array, want):
             raise Wrong(f"{name} does not have the expected values.")
@@ -399,7 +338,8 @@ def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "
         raise Wrong(
             f"{name} took longer than {timeout:g} s, so the check stopped waiting for it.",
             hint="Look for an infinite loop (a while loop whose condition never becomes False) or work far larger "
-            "than the exercise needs. It may still be running in the background: restart the kernel if things get slow.",
+            "than the exercise needs. It may still be running in the background: restart the kernel if things "
+            "get slow.",
         )
     if "error" in box:
         raise _raised(box["error"], name) from None
@@ -419,77 +359,3 @@ def _raised(exc: BaseException, name: str) -> Wrong:
         f"{name} raised {type(exc).__name__}: {text}{where}".rstrip(": "),
         hint="Call it yourself in a cell with a small input to see the full error, fix it, then run the check again.",
     )
-
-
-# --------------------------------------------------------------------------------------------- students
-
-
-def check(question_id: str, answer: Any = None) -> Feedback:
-    """Grade ``answer`` for ``question_id``, record the attempt, and return the feedback to show.
-
-    Never raises for a wrong answer, unless ``COURSE_CHECKS_STRICT=1`` (CI): then a wrong answer that is
-    not None raises AssertionError with the feedback text.
-    """
-    from course.config import strict_checks
-
-    feedback = _grade(question_id, answer)
-    if feedback.status in (PASSED, FAILED, ERROR):
-        from course.checks import progress
-
-        feedback.notes.extend(progress.record_attempt(question_id, feedback.passed))
-    if strict_checks() and answer is not None and not feedback.passed:
-        raise AssertionError(str(feedback))
-    return feedback
-
-
-def _grade(question_id: Any, answer: Any) -> Feedback:
-    if not isinstance(question_id, str):
-        return Feedback(
-            short(question_id),
-            "",
-            UNKNOWN,
-            f"The question id must be a string like '03.cost_by_hand', not {describe(question_id)}.",
-            hint="Copy the check(...) line from the notebook as it is.",
-        )
-    questions = registry()
-    q = questions.get(question_id)
-    if q is None:
-        return _unknown(question_id, questions)
-    if answer is None:
-        return Feedback(q.id, q.title, UNANSWERED, "Your answer is still None.", hint="Replace None with your answer, then run the cell again.")
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            result = q.grader(answer)
-    except Wrong as wrong:
-        return Feedback(q.id, q.title, FAILED, wrong.message, hint=wrong.hint or q.hint)
-    except Exception as exc:  # a bug in the grader: report it, never show a traceback
-        text = " ".join(str(exc).split())[:200]
-        return Feedback(
-            q.id,
-            q.title,
-            ERROR,
-            f"The check itself failed ({type(exc).__name__}: {text}). This is a problem in the course, "
-            "not necessarily in your answer.",
-            hint=f"Tell your instructor, mentioning the question id {q.id!r}.",
-        )
-    message = result if isinstance(result, str) and result.strip() else "Correct, well done!"
-    return Feedback(q.id, q.title, PASSED, message)
-
-
-def _unknown(question_id: str, questions: dict[str, Question]) -> Feedback:
-    close = difflib.get_close_matches(question_id, list(questions), n=3, cutoff=0.5)
-    if close:
-        message = f"There is no question {question_id!r}. Did you mean: " + ", ".join(close) + "?"
-    else:
-        chapter = question_id.split(".", 1)[0]
-        same = sorted(q for q in questions if q.startswith(chapter + "."))
-        message = f"There is no question {question_id!r}."
-        if same:
-            message += " Questions in chapter " + chapter + ": " + ", ".join(same[:8]) + ("..." if len(same) > 8 else "")
-    feedback = Feedback(question_id, "", UNKNOWN, message, hint="Copy the check(...) line from the notebook as it is.")
-    from course.checks import questions as modules
-
-    for module, error in sorted(modules.LOAD_ERRORS.items()):
-        feedback.notes.append(f"question module {module} failed to load ({error}).")
-    return feedback

@@ -1,0 +1,83 @@
+"""``check()``: grade a student's answer, record the attempt in progress.json, and return the feedback."""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from typing import Any
+
+import numpy as np
+
+from course.checks.authoring import Wrong
+from course.checks.describe import describe, short
+from course.checks.feedback import ERROR, FAILED, PASSED, UNANSWERED, UNKNOWN, Feedback
+from course.checks.progress import record_attempt
+from course.checks.registry import Question, load_errors, registry
+from course.config import strict_checks
+
+
+def check(question_id: str, answer: Any = None) -> Feedback:
+    """Grade ``answer`` for ``question_id``, record the attempt, and return the feedback to show.
+
+    Never raises for a wrong answer, unless ``COURSE_CHECKS_STRICT=1`` (CI): then a wrong answer that is
+    not None raises AssertionError with the feedback text.
+    """
+    feedback = _grade(question_id, answer)
+    if feedback.status in (PASSED, FAILED, ERROR):
+        feedback.notes.extend(record_attempt(question_id, feedback.passed))
+    if strict_checks() and answer is not None and not feedback.passed:
+        raise AssertionError(str(feedback))
+    return feedback
+
+
+def _grade(question_id: Any, answer: Any) -> Feedback:
+    if not isinstance(question_id, str):
+        return Feedback(
+            short(question_id),
+            "",
+            UNKNOWN,
+            f"The question id must be a string like '03.cost_by_hand', not {describe(question_id)}.",
+            hint="Copy the check(...) line from the notebook as it is.",
+        )
+    questions = registry()
+    q = questions.get(question_id)
+    if q is None:
+        return _unknown(question_id, questions)
+    if answer is None:
+        return Feedback(q.id, q.title, UNANSWERED, "Your answer is still None.",
+                        hint="Replace None with your answer, then run the cell again.")
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            result = q.grader(answer)
+    except Wrong as wrong:
+        return Feedback(q.id, q.title, FAILED, wrong.message, hint=wrong.hint or q.hint)
+    except Exception as exc:  # a bug in the grader: report it, never show a traceback
+        text = " ".join(str(exc).split())[:200]
+        return Feedback(
+            q.id,
+            q.title,
+            ERROR,
+            f"The check itself failed ({type(exc).__name__}: {text}). This is a problem in the course, "
+            "not necessarily in your answer.",
+            hint=f"Tell your instructor, mentioning the question id {q.id!r}.",
+        )
+    message = result if isinstance(result, str) and result.strip() else "Correct, well done!"
+    return Feedback(q.id, q.title, PASSED, message)
+
+
+def _unknown(question_id: str, questions: dict[str, Question]) -> Feedback:
+    matches = difflib.get_close_matches(question_id, list(questions), n=3, cutoff=0.5)
+    if matches:
+        message = f"There is no question {question_id!r}. Did you mean: " + ", ".join(matches) + "?"
+    else:
+        chapter = question_id.split(".", 1)[0]
+        same = sorted(q for q in questions if q.startswith(chapter + "."))
+        message = f"There is no question {question_id!r}."
+        if same:
+            more = "..." if len(same) > 8 else ""
+            message += " Questions in chapter " + chapter + ": " + ", ".join(same[:8]) + more
+    feedback = Feedback(question_id, "", UNKNOWN, message, hint="Copy the check(...) line from the notebook as it is.")
+    for module, error in sorted(load_errors().items()):
+        feedback.notes.append(f"question module {module} failed to load ({error}).")
+    return feedback
