@@ -23,8 +23,8 @@ from course.checks import (
     question,
     registry,
 )
+from course.checks.catalog import _ID, _REGISTRY
 from course.checks.feedback import ERROR, FAILED, PASSED, UNANSWERED, UNKNOWN
-from course.checks.registry import _ID, _REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,7 +104,7 @@ def test_import_is_fast_and_does_not_import_tensorflow():
 
 
 # Each part of the package imports only the parts above it (function-level imports included).
-LAYERS = ["feedback", "describe", "authoring", "registry", "progress", "grading"]
+LAYERS = ["feedback", "describe", "authoring", "catalog", "progress", "grading"]
 
 
 def _imported_parts(path: Path) -> set[str]:
@@ -127,9 +127,9 @@ def test_parts_import_one_way():
     for i, part in enumerate(LAYERS):
         imported = _imported_parts(package / f"{part}.py") - {"questions"}
         assert imported <= set(LAYERS[:i]), f"{part} imports {sorted(imported - set(LAYERS[:i]))}"
-    assert _imported_parts(package / "registry.py") == {"questions"}  # loads the chapters on first use
+    assert _imported_parts(package / "catalog.py") == {"questions"}  # loads the chapters on first use
     for module in sorted((package / "questions").glob("ch*.py")):
-        assert _imported_parts(module) <= {"authoring", "describe", "registry"}, module.name
+        assert _imported_parts(module) <= {"authoring", "describe", "catalog"}, module.name
 
 
 # ----------------------------------------------------------------------------------------------- check()

@@ -6,7 +6,8 @@ The package in parts, each importing only those above it:
 - ``describe``: ``describe`` and ``short``, a student's value in words;
 - ``authoring``: ``Wrong`` and the helpers for question authors (``expect_number``, ``expect_array``,
   ``close``, ``reject_slips``, ``call_student``, ...);
-- ``registry``: ``Question``, ``@question``, ``registry()``; it loads ``questions/chNN.py`` on first use;
+- ``catalog``: ``Question``, ``@question``, ``registry()`` (the question registry); it loads
+  ``questions/chNN.py`` on first use;
 - ``progress``: progress.json (it reads the registry for its summaries);
 - ``grading``: ``check()``, which grades with the registry and records with progress.
 
@@ -14,9 +15,9 @@ Importing this package is fast: TensorFlow is never imported here.
 """
 
 from course.checks.authoring import Wrong, call_student, expect_array, expect_number, expect_whole_number
+from course.checks.catalog import Question, load_errors, question, registry
 from course.checks.feedback import Feedback
 from course.checks.grading import check
-from course.checks.registry import Question, load_errors, question, registry
 
 __all__ = [
     "Feedback",

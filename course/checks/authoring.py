@@ -3,7 +3,7 @@
 Authors write a module ``course/checks/questions/chNN.py``::
 
     from course.checks.authoring import Wrong, expect_number
-    from course.checks.registry import question
+    from course.checks.catalog import question
 
     @question("03.cost_by_hand", title="Cost of y = 1.4x + 3.5", hint="Average the squared errors.")
     def cost_by_hand(answer):

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong
+from course.checks.catalog import Question, load_errors, registry
 from course.checks.describe import describe, short
 from course.checks.feedback import ERROR, FAILED, PASSED, UNANSWERED, UNKNOWN, Feedback
 from course.checks.progress import record_attempt
-from course.checks.registry import Question, load_errors, registry
 from course.config import strict_checks
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from course.checks.registry import registry
+from course.checks.catalog import registry
 from course.config import progress_path
 
 try:

@@ -7,8 +7,8 @@ import sys
 from typing import Any
 
 from course.checks.authoring import Wrong, expect_number, reject_slips
+from course.checks.catalog import question
 from course.checks.describe import describe
-from course.checks.registry import question
 
 
 def _tf() -> Any:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, expect_array, expect_number
+from course.checks.catalog import question
 from course.checks.describe import describe
-from course.checks.registry import question
 
 _SHAPES = [(), (3,), (3, 3), (2, 3, 1)]
 _NAMES = ["s (483)", "v ([1.1, 2.2, 3.3])", "m (3x3)", "t ([[[2],[4],[6]],[[8],[10],[12]]])"]

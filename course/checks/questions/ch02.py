@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, call_student, expect_array, expect_number
-from course.checks.registry import question
+from course.checks.catalog import question
 
 _LABELS = [3, 0, 9]
 

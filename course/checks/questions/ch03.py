@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, reject_slips
-from course.checks.registry import question
+from course.checks.catalog import question
 
 # Costs and slips are compared within ±1e-3, relative above 1 (the tolerance of expect_number(tol=, rel=)).
 _TOL = {"tol": 1e-3, "rel": 1e-3}

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, call_student, expect_array, expect_number, reject_slips, to_array
-from course.checks.registry import question
+from course.checks.catalog import question
 
 _LOGITS = np.array([2.0, 1.0, 0.1])
 

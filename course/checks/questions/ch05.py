@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, expect_array, expect_number, reject_slips
-from course.checks.registry import question
+from course.checks.catalog import question
 
 # Known slips are matched within 0.1 % of the slip (purely relative: several targets are far below 1).
 _REL = 1e-3

@@ -16,7 +16,7 @@ from course.checks.authoring import (
     reject_slips,
     to_array,
 )
-from course.checks.registry import question
+from course.checks.catalog import question
 
 # The classic 5x5 binary image and 3x3 filter (the "convolved feature" example of the CNN intro tutorials).
 CLASSIC_IMAGE = np.array(

@@ -18,8 +18,8 @@ from course.checks.authoring import (
     reject_slips,
     to_array,
 )
+from course.checks.catalog import question
 from course.checks.describe import describe
-from course.checks.registry import question
 
 # The masked-loss exercise: two padded sentences (0 = padding) and a loss per token.
 LOSS_LABELS = np.array([[3, 1, 0, 0], [2, 2, 5, 0]])

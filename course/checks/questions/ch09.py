@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, call_student, expect_array
+from course.checks.catalog import question
 from course.checks.describe import describe
-from course.checks.registry import question
 
 
 @question(

@@ -1,4 +1,4 @@
-"""The question registry: ``Question``, the ``@question`` decorator, ``registry()`` and ``load_errors()``.
+"""The catalog of questions: ``Question``, the ``@question`` decorator, ``registry()`` and ``load_errors()``.
 
 Question modules (``course/checks/questions/chNN.py``) import this module to register their graders; the
 registry imports the ``questions`` package (which imports every chapter module) on first use, and nothing
