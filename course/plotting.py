@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 __all__ = [
-    "LivePlot",
+    "LivePlot",  # noqa: F822 (built on first use by the module __getattr__ below)
     "configure_korean_font",
     "korean_font",
     "plot_activations",
@@ -274,7 +274,51 @@ def _history_dict(history: Any) -> dict[str, np.ndarray]:
     return result
 
 
-def plot_history(history: Any, metrics: Sequence[str] | str | None = None) -> Figure:
+def _panel_grid(count: int) -> tuple[int, int]:
+    """(rows, columns) for ``count`` panels: at most three side by side."""
+    cols = max(1, min(count, 3))
+    return math.ceil(max(count, 1) / cols), cols
+
+
+def _history_figsize(count: int) -> tuple[float, float]:
+    rows, cols = _panel_grid(count)
+    return 4.5 * cols, 3.4 * rows
+
+
+def _draw_history(
+    fig: Figure,
+    curves: Mapping[str, tuple[Any, Any]],
+    metrics: Sequence[str],
+    *,
+    xlabel: str = "epoch",
+    note: str = "",
+    title: str | None = None,
+) -> None:
+    """Draw the training curves into ``fig`` (cleared first): one panel per metric, train against ``val_``.
+
+    ``curves`` maps a key such as ``"loss"`` or ``"val_loss"`` to its (x, values); ``note`` is added to every
+    panel title (LivePlot's " (epoch 3/20)"). Both ``plot_history`` and ``LivePlot`` draw through this function.
+    """
+    fig.clear()
+    rows, cols = _panel_grid(len(metrics))
+    for i, metric in enumerate(metrics):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        for key, label in ((metric, "train (훈련)"), (f"val_{metric}", "validation (검증)")):
+            x, values = curves.get(key, ((), ()))
+            if len(values):
+                ax.plot(x, values, marker="o" if len(values) <= 30 else None, markersize=3, label=label)
+        ax.set_title(f"{metric}{note}")
+        ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+
+
+def plot_history(history: Any, metrics: Sequence[str] | str | None = None, title: str | None = None) -> Figure:
     """Training curves: one panel per metric, train against its ``val_`` counterpart when present."""
     data = _history_dict(history)
     if metrics is None:
@@ -286,22 +330,9 @@ def plot_history(history: Any, metrics: Sequence[str] | str | None = None) -> Fi
         for metric in chosen:
             if metric not in data and f"val_{metric}" not in data:
                 raise ValueError(f"no metric {metric!r} in the history; it has: {', '.join(data)}")
-    cols = min(len(chosen), 3)
-    rows = math.ceil(len(chosen) / cols)
-    fig = _figure((4.5 * cols, 3.4 * rows))
-    for i, metric in enumerate(chosen):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        for key, label in ((metric, "train (훈련)"), (f"val_{metric}", "validation (검증)")):
-            if key in data and data[key].size:
-                values = data[key]
-                epochs = np.arange(1, len(values) + 1)
-                ax.plot(epochs, values, marker="o" if len(values) <= 30 else None, markersize=3, label=label)
-        ax.set_title(metric)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
+    fig = _figure(_history_figsize(len(chosen)))
+    curves = {key: (np.arange(1, len(values) + 1), values) for key, values in data.items()}
+    _draw_history(fig, curves, chosen, title=title)
     return fig
 
 
@@ -487,57 +518,157 @@ def _format_value(value: float) -> str:
     return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e6 else f"{value:.3e}"
 
 
+def _number(value: Any) -> float:
+    """One number from a Python, NumPy or TensorFlow scalar (or a one-element array); ValueError otherwise."""
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError(f"got {type(value).__name__} {value!r}")
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"got {type(value).__name__}") from None
+    if array.size != 1:
+        raise ValueError(f"got {array.size} values of shape {array.shape}")
+    return float(array.reshape(-1)[0])
+
+
 def _make_liveplot_class() -> type:
     import keras
 
     class LivePlot(keras.callbacks.Callback):
-        """Live training curves: redrawn in place in Jupyter, one printed line per epoch elsewhere.
+        """Live training curves: redrawn in place in Jupyter, one printed line per update elsewhere.
 
-        ``LivePlot(metrics=("loss", "accuracy"), every=1)``; the ``val_`` counterparts are shown too.
+        With Keras: ``model.fit(..., verbose=0, callbacks=[LivePlot(metrics=("loss", "accuracy"))])``.
+        In your own loop (``GradientTape``): call ``live.update(step, loss=..., accuracy=...)`` after each step or
+        epoch, then ``live.finish()`` (or use ``with LivePlot(...) as live:``). Each metric gets a panel with its
+        ``val_`` counterpart, drawn as ``plot_history`` draws them.
+
+        - ``every``: show every ``every`` steps (epochs); values are recorded at every update all the same.
+        - ``total``: the number of steps (epochs) of the run, for "epoch 3/20" and to always show the last one;
+          ``model.fit`` tells it its ``epochs``.
+        - ``unit``: what a step is called ("epoch", "step"); ``title``: a heading, e.g. the model's name.
+        - ``transient=True``: when training ends, replace the figure by its last line (for a run whose curves a
+          later figure compares with other runs).
         """
 
-        def __init__(self, metrics: Sequence[str] | str = ("loss",), every: int = 1) -> None:
+        def __init__(
+            self,
+            metrics: Sequence[str] | str = ("loss",),
+            every: int = 1,
+            *,
+            total: int | None = None,
+            unit: str = "epoch",
+            title: str | None = None,
+            transient: bool = False,
+        ) -> None:
             super().__init__()
             chosen = (metrics,) if isinstance(metrics, str) else tuple(metrics)
             if not chosen or not all(isinstance(m, str) and m for m in chosen):
                 raise ValueError(f"metrics must be metric names like ('loss', 'accuracy'); got {metrics!r}")
             if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
                 raise ValueError(f"every must be a whole number of epochs >= 1, e.g. LivePlot(every=5); got {every!r}")
+            if total is not None and (isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 1):
+                raise ValueError(f"total must be the number of steps (a whole number >= 1) or None; got {total!r}")
+            if not isinstance(unit, str) or not unit:
+                raise ValueError(f"unit must name a step, e.g. 'epoch' or 'step'; got {unit!r}")
             self.metrics = chosen
             self.every = int(every)
+            self.total = None if total is None else int(total)
+            self.unit = unit
+            self.title = title
+            self.transient = bool(transient)
+            self._active = False
             self._reset()
 
+        # --- state ----------------------------------------------------------------------------------
+
         def _reset(self) -> None:
-            self.series: dict[str, list[tuple[int, float]]] = {}
+            self.series: dict[str, list[tuple[float, float]]] = {}
             self._last_logs: dict[str, float] = {}
-            self._last_epoch = 0
-            self._shown_epoch = 0
+            self._last_step: float | None = None
+            self._shown_step: float | None = None
             self._handle: Any = None
             self._figure: Figure | None = None
             self._warned = False
+            self._run_total = self.total
+
+        def _start(self, total: int | None = None) -> None:
+            self._reset()
+            if self._run_total is None:
+                self._run_total = total
+            self._notebook = _in_notebook()
+            self._active = True
+
+        def _record(self, step: float, numbers: Mapping[str, float]) -> None:
+            previous = self._shown_step if self._shown_step is not None else 0.0
+            self._last_step, self._last_logs = step, dict(numbers)
+            for key, value in numbers.items():
+                self.series.setdefault(key, []).append((step, value))
+            self._warn_missing(numbers)
+            crossed = math.floor(step / self.every) > math.floor(previous / self.every)
+            if crossed or (self._run_total is not None and step >= self._run_total):
+                self._show()
+
+        # --- your own training loop -----------------------------------------------------------------
+
+        def update(self, step: float, logs: Mapping[str, Any] | None = None, **values: Any) -> None:
+            """Record the values of one step (or epoch) and show them when ``step`` reaches the next ``every``.
+
+            ``live.update(step, loss=loss)`` or ``live.update(epoch, {"loss": ..., "val_loss": ...})``; numbers may
+            be Python, NumPy or TensorFlow scalars. Steps should grow; the first update starts a new figure.
+            """
+            try:
+                where = _number(step)
+            except ValueError as error:
+                raise ValueError(f"LivePlot.update: step must be one number, e.g. the epoch; {error}") from None
+            numbers = {}
+            for key, value in {**dict(logs or {}), **values}.items():
+                try:
+                    numbers[str(key)] = _number(value)
+                except ValueError as error:
+                    raise ValueError(f"LivePlot.update: {key} must be one number, e.g. float(loss); {error}") from None
+            if not numbers:
+                raise ValueError("LivePlot.update: no values; pass them by name, e.g. live.update(step, loss=loss)")
+            if not self._active:
+                self._start()
+            self._record(where, numbers)
+
+        def finish(self) -> None:
+            """End the run: show its last state if it is not shown yet (``transient``: replace the figure by it)."""
+            if not self._active:
+                return
+            self._active = False
+            if self._last_step is None:
+                return
+            if self._shown_step != self._last_step:
+                self._show()  # stopped between two shown steps (early stopping, Ctrl-C): show the final state
+            if self.transient and self._handle is not None:
+                self._handle.update({"text/plain": self._line()}, raw=True)
+                self._figure = None
+
+        def __enter__(self) -> LivePlot:
+            return self
+
+        def __exit__(self, *exc_info: Any) -> None:
+            self.finish()
+
+        # --- keras callback -------------------------------------------------------------------------
 
         def on_train_begin(self, logs: dict | None = None) -> None:
-            self._reset()
-            self._notebook = _in_notebook()
+            self._start((self.params or {}).get("epochs"))
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             numbers = {}
             for key, value in (logs or {}).items():
                 try:
-                    numbers[key] = float(value)
-                except (TypeError, ValueError):
+                    numbers[key] = _number(value)
+                except ValueError:
                     continue
-            self._last_epoch, self._last_logs = epoch + 1, numbers
-            for key, value in numbers.items():
-                self.series.setdefault(key, []).append((epoch + 1, value))
-            self._warn_missing(numbers)
-            total = (self.params or {}).get("epochs")
-            if (epoch + 1) % self.every == 0 or epoch + 1 == total:
-                self._show()
+            self._record(epoch + 1, numbers)
 
         def on_train_end(self, logs: dict | None = None) -> None:
-            if self._last_epoch and self._shown_epoch != self._last_epoch:
-                self._show()  # stopped early between two shown epochs: show the final state
+            self.finish()
+
+        # --- showing --------------------------------------------------------------------------------
 
         def _keys(self, available: Mapping[str, float]) -> list[str]:
             keys = [k for m in self.metrics for k in (m, f"val_{m}") if k in available]
@@ -551,37 +682,33 @@ def _make_liveplot_class() -> type:
                       f"{', '.join(available) or 'nothing'}: pass LivePlot(metrics=(...)) with those names",
                       file=sys.stderr)
 
+        def _where(self) -> str:
+            step = self._last_step
+            text = "-" if step is None else f"{step:g}" if float(step).is_integer() else f"{step:.2f}"
+            return f"{self.unit} {text}" + (f"/{self._run_total}" if self._run_total is not None else "")
+
+        def _line(self) -> str:
+            values = " ".join(f"{k}={_format_value(self._last_logs[k])}" for k in self._keys(self._last_logs))
+            return f"{self.title + ', ' if self.title else ''}{self._where()}: {values}".rstrip()
+
         def _show(self) -> None:
-            self._shown_epoch = self._last_epoch
+            self._shown_step = self._last_step
             if getattr(self, "_notebook", False):
                 self._redraw()
             else:
-                values = " ".join(f"{k}={_format_value(self._last_logs[k])}" for k in self._keys(self._last_logs))
-                print(f"epoch {self._last_epoch}: {values}".rstrip(), flush=True)
+                print(self._line(), flush=True)
 
         def _redraw(self) -> None:
             from IPython.display import display
 
             if self._figure is None:
-                self._figure = Figure(figsize=(4.5 * len(self.metrics), 3.2))
-                self._figure.subplots(1, len(self.metrics), squeeze=False)
-            for ax, metric in zip(self._figure.axes, self.metrics):
-                ax.clear()
-                for key, label in ((metric, "train (훈련)"), (f"val_{metric}", "validation (검증)")):
-                    points = self.series.get(key)
-                    if points:
-                        epochs, values = zip(*points)
-                        ax.plot(epochs, values, marker="o" if len(points) <= 30 else None, markersize=3, label=label)
-                ax.set_title(f"{metric} (epoch {self._last_epoch})")
-                ax.set_xlabel("epoch")
-                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-                ax.grid(alpha=0.3)
-                if ax.lines:
-                    ax.legend()
-            self._figure.tight_layout()
+                self._figure = Figure(figsize=_history_figsize(len(self.metrics)))
+            curves = {key: tuple(zip(*points)) for key, points in self.series.items() if points}
+            _draw_history(self._figure, curves, self.metrics, xlabel=self.unit, note=f" ({self._where()})",
+                          title=self.title)
             buffer = io.BytesIO()
             self._figure.savefig(buffer, format="png")
-            data = {"image/png": buffer.getvalue(), "text/plain": f"<LivePlot: epoch {self._last_epoch}>"}
+            data = {"image/png": buffer.getvalue(), "text/plain": f"<LivePlot: {self._line()}>"}
             if self._handle is None:
                 self._handle = display(data, raw=True, display_id=True)
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -36,3 +37,81 @@ def test_chapter_shape(name):
     text = "\n".join("".join(c["source"]) for c in cells)
     assert "fast_mode()" in text, "one visible settings cell reads fast_mode()"
     assert "요약" in text and "check(" in text, "a summary (요약) and graded exercises"
+
+
+# --- long training shows progress ---------------------------------------------------------------------
+
+
+def _code_cells(name: str) -> list[tuple[str, ast.Module]]:
+    """(Python source, syntax tree) of every code cell; shell lines (`!cmd`) and magics (`%...`) left out."""
+    cells = []
+    for cell in load(name)["cells"]:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            if source.lstrip().startswith("%%"):
+                source = ""  # a cell magic (%%writefile): the kernel does not run its body as Python
+            source = "\n".join("" if line.lstrip().startswith(("!", "%")) else line for line in source.splitlines())
+            cells.append((source, ast.parse(source)))
+    return cells
+
+
+def _calls(tree: ast.AST, attribute: str | None = None, function: str | None = None) -> list[ast.Call]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if attribute and isinstance(node.func, ast.Attribute) and node.func.attr == attribute:
+                found.append(node)
+            elif function and isinstance(node.func, ast.Name) and node.func.id == function:
+                found.append(node)
+    return found
+
+
+def _liveplot_names(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """Names bound to a LivePlot in a cell: (by assignment, by `with LivePlot(...) as name`)."""
+    def is_liveplot(node: ast.AST) -> bool:
+        return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "LivePlot"
+
+    assigned, managed = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and is_liveplot(node.value):
+            assigned |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.With):
+            for item in node.items:
+                if is_liveplot(item.context_expr) and isinstance(item.optional_vars, ast.Name):
+                    managed.add(item.optional_vars.id)
+    return assigned, managed
+
+
+def _keras_fits(tree: ast.AST) -> list[ast.Call]:
+    return [c for c in _calls(tree, attribute="fit") if any(k.arg == "epochs" for k in c.keywords)]
+
+
+def test_the_chapters_train_with_keras_fit():
+    # guards the test below against passing because it finds nothing
+    assert sum(len(_keras_fits(tree)) for name in CHAPTERS for _, tree in _code_cells(name)) >= 6
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_keras_training_shows_progress_with_liveplot(name):
+    """Every `model.fit(..., epochs=...)` reports through a LivePlot callback, with Keras' own progress bar off."""
+    for source, tree in _code_cells(name):
+        assigned, _ = _liveplot_names(tree)
+        for fit in _keras_fits(tree):
+            keywords = {k.arg: k.value for k in fit.keywords}
+            where = f"{name}: {ast.get_source_segment(source, fit)[:80]!r}"
+            assert "callbacks" in keywords, f"{where} shows no progress: pass callbacks=[LivePlot(...)]"
+            callbacks = ast.get_source_segment(source, keywords["callbacks"])
+            assert "LivePlot(" in callbacks or any(n in callbacks for n in assigned), f"{where}: no LivePlot callback"
+            verbose = keywords.get("verbose")
+            assert isinstance(verbose, ast.Constant) and verbose.value == 0, f"{where}: verbose=0 (LivePlot shows it)"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_liveplots_fed_by_hand_are_finished(name):
+    """A LivePlot fed with live.update(...) in a custom loop is ended: live.finish() or a `with` block."""
+    for _, tree in _code_cells(name):
+        assigned, managed = _liveplot_names(tree)
+        updated = {c.func.value.id for c in _calls(tree, attribute="update") if isinstance(c.func.value, ast.Name)}
+        finished = {c.func.value.id for c in _calls(tree, attribute="finish") if isinstance(c.func.value, ast.Name)}
+        for live in updated & assigned:
+            assert live in finished, f"{name}: {live}.update(...) without {live}.finish() (or `with LivePlot(...)`)"

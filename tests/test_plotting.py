@@ -51,7 +51,8 @@ def _png(fig) -> bytes:
 
 
 def test_import_does_not_load_keras_or_tensorflow():
-    code = "import sys, course.plotting as p; print(p.korean_font(), 'keras' in sys.modules, 'tensorflow' in sys.modules)"
+    code = ("import sys, course.plotting as p; "
+            "print(p.korean_font(), 'keras' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["NanumGothic", "False", "False"]
 
@@ -339,7 +340,7 @@ def test_liveplot_prints_one_line_per_epoch(keras_model, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     for epoch, line in enumerate(lines, start=1):
-        assert line.startswith(f"epoch {epoch}: loss=")
+        assert line.startswith(f"epoch {epoch}/3: loss=")  # fit tells LivePlot the number of epochs
         assert " val_loss=" in line and "mae" not in line
     loss = float(lines[-1].split("loss=")[1].split()[0])
     assert np.isclose(loss, live.series["loss"][-1][1], atol=1e-4)
@@ -350,7 +351,7 @@ def test_liveplot_every_and_missing_metric(keras_model, capsys):
     live = plotting.LivePlot(metrics=("mae", "acc"), every=2)
     model.fit(x, y, epochs=3, verbose=0, callbacks=[live])
     captured = capsys.readouterr()
-    assert [line.split(":")[0] for line in captured.out.splitlines()] == ["epoch 2", "epoch 3"]
+    assert [line.split(":")[0] for line in captured.out.splitlines()] == ["epoch 2/3", "epoch 3/3"]
     assert all(" mae=" in line and "loss" not in line for line in captured.out.splitlines())
     warning = captured.err.strip().splitlines()
     assert len(warning) == 1 and "'acc' not in the training logs" in warning[0] and "mae" in warning[0]
@@ -361,9 +362,146 @@ def test_liveplot_rejects_bad_arguments():
         plotting.LivePlot(every=0)
     with pytest.raises(ValueError, match="metrics must be metric names"):
         plotting.LivePlot(metrics=[])
+    with pytest.raises(ValueError, match="total must be the number of steps"):
+        plotting.LivePlot(total=0)
+    with pytest.raises(ValueError, match="unit must name a step"):
+        plotting.LivePlot(unit="")
     import keras
 
     assert isinstance(plotting.LivePlot(), keras.callbacks.Callback)
+
+
+# --- LivePlot in your own training loop (GradientTape) ------------------------------------------------
+
+
+def test_liveplot_update_prints_every_n_steps_and_the_last_one(capsys):
+    import tensorflow as tf
+
+    live = plotting.LivePlot(metrics="loss", every=3, total=7, unit="step")
+    for step in range(1, 8):
+        live.update(step, loss=tf.constant(1.0 / step), accuracy=np.float32(step / 10))  # TF and NumPy scalars
+    live.finish()
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["step 3/7", "step 6/7", "step 7/7"]
+    assert lines[0] == "step 3/7: loss=0.3333"  # only the chosen metric (and its val_) is printed
+    assert [x for x, _ in live.series["loss"]] == [1, 2, 3, 4, 5, 6, 7]  # every step is recorded
+    assert np.isclose(live.series["accuracy"][-1][1], 0.7)
+
+
+def test_liveplot_finish_shows_a_run_that_stopped_between_two_updates(capsys):
+    with plotting.LivePlot(metrics=("loss",), every=5, title="sine") as live:
+        for epoch in range(1, 8):
+            live.update(epoch, {"loss": 2.0 / epoch, "val_loss": 3.0 / epoch})
+    assert capsys.readouterr().out.splitlines() == [
+        "sine, epoch 5: loss=0.4000 val_loss=0.6000",
+        "sine, epoch 7: loss=0.2857 val_loss=0.4286",  # shown by finish(), at the end of the with block
+    ]
+    live.finish()  # a second finish prints nothing
+    live.update(1, loss=1.0)  # the next update starts a new run
+    assert capsys.readouterr().out == ""
+    assert live.series == {"loss": [(1.0, 1.0)]}
+
+
+def test_liveplot_update_steps_that_skip_multiples_of_every(capsys):
+    live = plotting.LivePlot(every=50, unit="step")
+    for step in range(20, 201, 20):  # recorded every 20 steps: shown once per 50 steps passed
+        live.update(step, loss=float(step))
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["step 60", "step 100",
+                                                                                   "step 160", "step 200"]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((1,), {"loss": "low"}, "loss must be one number"),
+        ((1,), {"loss": [1.0, 2.0]}, "loss must be one number"),
+        ((1,), {}, "no values"),
+        (("one",), {"loss": 1.0}, "step must be one number"),
+    ],
+)
+def test_liveplot_update_rejects_bad_values(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plotting.LivePlot().update(*args, **kwargs)
+
+
+class _FakeHandle:
+    def __init__(self, shown: list) -> None:
+        self.shown = shown
+
+    def update(self, data: dict, raw: bool = False) -> None:
+        self.shown.append(("update", data))
+
+
+@pytest.fixture
+def fake_notebook(monkeypatch):
+    """LivePlot believes it runs in Jupyter; what it displays is collected in a list."""
+    import IPython.display
+
+    shown: list = []
+
+    def display(data, raw=False, display_id=False):
+        shown.append(("display", data))
+        return _FakeHandle(shown)
+
+    monkeypatch.setattr(plotting, "_in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", display)
+    return shown
+
+
+def _curves(fig) -> list[tuple[str, list[tuple[str, list, list]]]]:
+    return [(ax.get_title(), [(line.get_label(), list(line.get_xdata()), list(line.get_ydata()))
+                              for line in ax.get_lines()]) for ax in fig.axes]
+
+
+def test_liveplot_and_plot_history_draw_the_same_panels(fake_notebook, capsys):
+    history = {"loss": [0.9, 0.5, 0.4, 0.3], "accuracy": [0.6, 0.7, 0.8, 0.85], "val_loss": [1.0, 0.7, 0.6, 0.6]}
+    live = plotting.LivePlot(metrics=("loss", "accuracy"), every=2, total=4)
+    for epoch in range(1, 5):
+        live.update(epoch, {key: values[epoch - 1] for key, values in history.items()})
+    live.finish()
+    assert capsys.readouterr().out == ""  # in Jupyter nothing is printed
+    assert [kind for kind, _ in fake_notebook] == ["display", "update"]  # one display, redrawn in place
+    assert fake_notebook[-1][1]["image/png"].startswith(b"\x89PNG")
+    assert fake_notebook[-1][1]["text/plain"] == "<LivePlot: epoch 4/4: loss=0.3000 val_loss=0.6000 accuracy=0.8500>"
+    drawn = _curves(live._figure)
+    expected = _curves(plot_history(history, ["loss", "accuracy"]))
+    assert [title for title, _ in drawn] == ["loss (epoch 4/4)", "accuracy (epoch 4/4)"]
+    assert [lines for _, lines in drawn] == [lines for _, lines in expected]  # same lines, labels and points
+    assert live._figure.get_size_inches().tolist() == plot_history(history).get_size_inches().tolist()
+
+
+def test_plot_history_and_liveplot_share_one_drawing_function(monkeypatch, fake_notebook):
+    calls = []
+    real = plotting._draw_history
+    monkeypatch.setattr(plotting, "_draw_history", lambda *a, **k: (calls.append(k.get("xlabel")), real(*a, **k)))
+    plot_history({"loss": [1.0, 0.5]})
+    live = plotting.LivePlot(unit="step")
+    live.update(1, loss=1.0)
+    assert calls == [None, "step"]
+    assert live._figure.axes[0].get_xlabel() == "step"
+
+
+def test_liveplot_transient_replaces_the_figure_by_its_last_line(fake_notebook):
+    live = plotting.LivePlot(every=2, total=5, unit="step", title="stochastic (1)", transient=True)
+    for step in range(1, 6):
+        live.update(step, val_loss=1.0 / step)
+    live.finish()
+    assert [kind for kind, _ in fake_notebook] == ["display", "update", "update", "update"]  # steps 2, 4, 5, end
+    assert fake_notebook[-1][1] == {"text/plain": "stochastic (1), step 5/5: val_loss=0.2000"}
+    assert live.series["val_loss"][-1] == (5.0, 0.2)
+
+
+def test_liveplot_redraw_is_cheap():
+    """One redraw (what an update costs in Jupyter) stays well under a second, so chapters can redraw often."""
+    import time
+
+    curves = {key: (np.arange(1, 301), 1.0 / np.arange(1, 301)) for key in ("loss", "val_loss", "accuracy")}
+    figure = plotting.Figure(figsize=plotting._history_figsize(2))
+    start = time.perf_counter()
+    for _ in range(3):
+        plotting._draw_history(figure, curves, ("loss", "accuracy"), note=" (epoch 300/300)")
+        _png(figure)
+    assert (time.perf_counter() - start) / 3 < 1.0
 
 
 # --- inside a real Jupyter kernel ---------------------------------------------------------------------
@@ -428,3 +566,20 @@ model.fit(x, 2 * x, validation_split=0.25, epochs=3, verbose=0, callbacks=[LiveP
     assert {u["content"]["transient"]["display_id"] for u in updates} == {display_id}
     assert all(u["content"]["data"]["image/png"] for u in updates)
     assert not [m for m in messages if m["msg_type"] == "stream" and "epoch" in m["content"]["text"]]
+
+
+def test_liveplot_custom_loop_in_jupyter(kernel):
+    code = """
+from course.plotting import LivePlot
+live = LivePlot(metrics="loss", every=10, total=30, unit="step", transient=True)
+for step in range(1, 31):
+    live.update(step, loss=1.0 / step)
+live.finish()
+"""
+    messages = _run(kernel, code)
+    shown = [m for m in messages if m["msg_type"] == "display_data"]
+    updates = [m for m in messages if m["msg_type"] == "update_display_data"]
+    assert len(shown) == 1 and "image/png" in shown[0]["content"]["data"]  # shown at step 10
+    assert [sorted(u["content"]["data"]) for u in updates] == [["image/png", "text/plain"]] * 2 + [["text/plain"]]
+    assert updates[-1]["content"]["data"]["text/plain"] == "step 30/30: loss=0.0333"
+    assert not [m for m in messages if m["msg_type"] == "stream"]
