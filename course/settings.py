@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 # Who reads a variable. "hub": the hub process; "library": the `course` package in kernels and the
 # `course` command; "server": a student's server start-up (content sync, server configuration);
 # "compose": docker compose itself; "tensorflow"/"tensorboard"/"nvidia": software we configure through it.
-READERS = ("hub", "library", "server", "compose", "tensorflow", "tensorboard", "nvidia")
+READERS = ("hub", "library", "server", "compose", "jupyterhub", "tensorflow", "tensorboard", "nvidia")
 
 MODES = ("local", "docker")
 GPU_POLICIES = ("none", "shared", "spread", "exclusive")
@@ -163,8 +163,8 @@ def bind_url(text: str) -> str:
         raise ValueError(allowed) from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ValueError(allowed)
-    if (port or 0) > 65533:
-        raise ValueError("use a port up to 65533 (the next two ports are the proxy API and the hub)")
+    if (port or 0) > 65532:
+        raise ValueError("use a port up to 65532 (the next three ports are the proxy API, the hub and the gradebook)")
     return text
 
 
@@ -216,8 +216,8 @@ def _define(name: str, default: str, parse: Parser, doc: str, readers: tuple[str
 HUB_MODE = _define("COURSE_HUB_MODE", "local", choice(*MODES),
                    "local: students' servers are local processes; docker: one container per student", ("hub",))
 HUB_BIND_URL = _define("COURSE_HUB_BIND_URL", "http://127.0.0.1:8000", bind_url,
-                       "where the hub listens (the proxy's public address); the next two ports are used on loopback",
-                       ("hub",))
+                       "where the hub listens (the proxy's public address); the next three ports serve the proxy's "
+                       "API, the hub and the gradebook", ("hub",))
 HUB_STATE_DIR = _define("COURSE_HUB_STATE_DIR", "", path,
                         "the hub's state: database, secrets, logs, content repository (default <repo>/var/hub)",
                         ("hub",))
@@ -279,6 +279,20 @@ GPU_NOTICE = _define("COURSE_GPU_NOTICE", "", any_text,
                      "set by the hub: why this server has no GPU (shown by course doctor)",
                      ("library",), in_env_file=False)
 
+# Grading (the gradebook service and `course hub grade`)
+GRADE_TIMEOUT = _define("COURSE_GRADE_TIMEOUT", "300", whole(10),
+                        "grading: wall-clock seconds one student's notebook may run (CPU time: twice that)", ("hub",))
+GRADE_MEM_LIMIT = _define("COURSE_GRADE_MEM_LIMIT", "3G", memory_bytes,
+                          "grading: memory one student's notebook may use, with a unit", ("hub",))
+GRADE_JOBS = _define("COURSE_GRADE_JOBS", "2", whole(1), "grading: how many students' notebooks run at once",
+                     ("hub",))
+GRADEBOOK_URL = _define("COURSE_GRADEBOOK_URL", "", any_text,
+                        "set by the hub: where a kernel's check() reports attempts (the gradebook service)",
+                        ("library",), in_env_file=False)
+GRADING = _define("COURSE_GRADING", "false", flag,
+                  "set by the grader: this kernel grades a copy of a notebook (hidden cases run, nothing is reported)",
+                  ("library",), in_env_file=False)
+
 # Docker mode
 SINGLEUSER_IMAGE = _define("COURSE_SINGLEUSER_IMAGE", "course-singleuser:latest",
                            text_matching(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$",
@@ -304,6 +318,11 @@ DATA_URL = _define("COURSE_DATA_URL", "https://storage.googleapis.com/tensorflow
 OFFLINE = _define("COURSE_OFFLINE", "false", flag, "never try to download a dataset", ("library",))
 
 # Variables of other software that the hub sets for each server, named here so no module restates them.
+JUPYTERHUB_API_TOKEN = _define("JUPYTERHUB_API_TOKEN", "", any_text,
+                               "set by JupyterHub: the server's own token; check() reports with it",
+                               ("jupyterhub",), in_env_file=False, secret=True)
+JUPYTERHUB_USER = _define("JUPYTERHUB_USER", "", any_text, "set by JupyterHub: whose server this is",
+                          ("jupyterhub",), in_env_file=False)
 TENSORBOARD_PROXY_URL = _define("TENSORBOARD_PROXY_URL", "", any_text,
                                 "set by the hub: %tensorboard's iframe goes through jupyter-server-proxy",
                                 ("tensorboard",), in_env_file=False)

@@ -47,12 +47,20 @@ class Settings:
     singleuser_image: str
     docker_network: str
     data_volume: str
+    grade_timeout: int
+    grade_mem_limit_bytes: int
+    grade_jobs: int
 
     @property
     def port(self) -> int:
-        """The public port (the proxy API uses port + 1 and the hub port + 2, on loopback)."""
+        """The public port (the proxy API uses port + 1, the hub port + 2 and the gradebook port + 3)."""
         parts = urlsplit(self.bind_url)
         return parts.port or (443 if parts.scheme == "https" else 80)
+
+    @property
+    def gradebook_port(self) -> int:
+        """Where the gradebook service listens (kernels report to it directly)."""
+        return self.port + 3
 
     @property
     def base_url(self) -> str:
@@ -112,6 +120,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         singleuser_image=read(registry.SINGLEUSER_IMAGE),
         docker_network=read(registry.DOCKER_NETWORK),
         data_volume=read(registry.DATA_VOLUME),
+        grade_timeout=read(registry.GRADE_TIMEOUT),
+        grade_mem_limit_bytes=read(registry.GRADE_MEM_LIMIT),
+        grade_jobs=read(registry.GRADE_JOBS),
     )
     try:  # a policy that cannot work with the GPU list stops the hub here, in one line
         check_gpu_settings(settings.gpu_policy, settings.gpu_ids)

@@ -21,12 +21,12 @@ from hub.settings import REPO_ROOT
 
 
 def free_port_block() -> int:
-    """A port p with p, p+1 and p+2 free on 127.0.0.1 (proxy, proxy API, hub)."""
+    """A port p with p to p+3 free on 127.0.0.1 (proxy, proxy API, hub, gradebook)."""
     for _ in range(100):
         port = random.randint(20000, 40000)
         socks = []
         try:
-            for p in (port, port + 1, port + 2):
+            for p in (port, port + 1, port + 2, port + 3):
                 s = socket.socket()
                 socks.append(s)
                 s.bind(("127.0.0.1", p))
@@ -36,7 +36,7 @@ def free_port_block() -> int:
         finally:
             for s in socks:
                 s.close()
-    raise RuntimeError("no three free ports in 20000-40000")
+    raise RuntimeError("no four free ports in a row in 20000-40000")
 
 
 class TemporaryHub:

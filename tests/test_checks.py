@@ -419,3 +419,11 @@ def test_expect_whole_number_accepts_integral_values_and_explains_the_rest():
         expect_whole_number(True, name="n")
     with pytest.raises(Wrong, match="not answered|None"):
         expect_whole_number(None, name="n")
+
+
+def test_the_questions_manifest_matches_the_registry():
+    """course/checks/questions.json is what the hub's gradebook reads (it cannot import the checks)."""
+    from course.checks import manifest
+
+    assert manifest.MANIFEST.read_text(encoding="utf-8") == manifest.render(), \
+        "course/checks/questions.json is out of date: run python -m course.checks.manifest"

@@ -25,6 +25,8 @@ class Question:
     chapter: str
     hint: str | None = None
     module: str = ""
+    kind: str = "exercise"  # "exercise": the student's answer, graded; "result": the chapter's own figure
+    hidden_cases: int = 0  # cases that run only when an instructor grades
 
 
 _REGISTRY: dict[str, Question] = {}

@@ -84,7 +84,7 @@ def test_values_are_parsed():
     ("COURSE_GPU_IDS", "gpu0", "distinct GPU indices"),
     ("COURSE_HUB_ADMIN_ACCESS", "maybe", "true or false"),
     ("COURSE_HUB_BIND_URL", "localhost:8000", "URL"),
-    ("COURSE_HUB_BIND_URL", "http://127.0.0.1:65535", "65533"),
+    ("COURSE_HUB_BIND_URL", "http://127.0.0.1:65535", "65532"),
     ("COURSE_HUB_ADMIN_USERS", "Dr Kim", "user names"),
     ("COURSE_CONTENT_REPO", "course.git", "git URL"),
     ("COURSE_SINGLEUSER_IMAGE", "bad image", "image name"),
