@@ -35,6 +35,11 @@ def strict_checks() -> bool:
     return read(settings.CHECKS_STRICT)
 
 
+def grading_mode() -> bool:
+    """True in a kernel that grades a copy of a notebook (``COURSE_GRADING``, set by the grader)."""
+    return read(settings.GRADING)
+
+
 def offline() -> bool:
     """True when ``COURSE_OFFLINE`` forbids download attempts."""
     return read(settings.OFFLINE)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from course.checks import reporting
 from course.checks.authoring import Wrong
 from course.checks.catalog import Question, load_errors, registry
 from course.checks.describe import describe, short
@@ -24,7 +25,10 @@ def check(question_id: str, answer: Any = None) -> Feedback:
     """
     feedback = _grade(question_id, answer)
     if feedback.status in (PASSED, FAILED, ERROR):
-        feedback.notes.extend(record_attempt(question_id, feedback.passed))
+        live = reporting.enabled()
+        feedback.notes.extend(record_attempt(question_id, feedback.passed, outbox=live))
+        if live:
+            reporting.report_soon()
     if strict_checks() and answer is not None and not feedback.passed:
         raise AssertionError(str(feedback))
     return feedback

@@ -8,6 +8,10 @@ The file (``course.config.progress_path()``) looks like::
 Every update holds an exclusive ``flock`` on ``progress.json.lock`` beside it and replaces the file
 atomically (temp file in the same folder, fsync, ``os.replace``), so kernels writing at once never
 corrupt it or lose an update. A corrupt file is moved aside to ``progress.json.corrupt-<timestamp>``.
+
+On a course hub, each attempt also waits in the file's ``outbox`` (question, pass or fail, time and an id;
+never the answer) until `course.checks.reporting` has delivered it to the hub's gradebook, so an attempt made
+while the hub is away is sent later, even from another kernel.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,7 @@ except ImportError:  # not on Linux/macOS: no locking, writes stay atomic
     fcntl = None  # type: ignore[assignment]
 
 VERSION = 1
+OUTBOX_LIMIT = 5000  # attempts waiting for the gradebook; beyond it the oldest are dropped (they stay counted here)
 
 
 class CorruptProgress(ValueError):
@@ -120,10 +126,12 @@ def _move_aside(p: Path) -> Path:
     return target
 
 
-def record_attempt(question_id: str, passed: bool, path: str | os.PathLike | None = None) -> list[str]:
+def record_attempt(question_id: str, passed: bool, path: str | os.PathLike | None = None, *,
+                   outbox: bool = False) -> list[str]:
     """Count one attempt at ``question_id``; returns notes for the student (empty when all went well).
 
-    Never raises: an unwritable folder gives the note that progress could not be saved.
+    With ``outbox``, the attempt also waits in the file's outbox for the hub's gradebook. Never raises: an
+    unwritable folder gives the note that progress could not be saved.
     """
     p = _path(path)
     notes: list[str] = []
@@ -147,11 +155,49 @@ def record_attempt(question_id: str, passed: bool, path: str | os.PathLike | Non
             if passed and not entry.get("passed"):
                 entry["passed"] = True
                 entry["first_passed_at"] = now
+            if outbox:
+                waiting = _outbox(data)
+                waiting.append({"uid": uuid.uuid4().hex, "question": question_id, "passed": bool(passed), "at": now})
+                data["outbox"] = waiting[-OUTBOX_LIMIT:]
             data["version"] = VERSION
             _write_atomic(p, data)
     except OSError as exc:
         notes.append(f"Progress could not be saved to {p} ({_why(exc, p)}).")
     return notes
+
+
+def _outbox(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The attempts waiting for the gradebook (an unreadable outbox counts as empty)."""
+    waiting = data.get("outbox")
+    if not isinstance(waiting, list):
+        return []
+    return [a for a in waiting if isinstance(a, dict) and isinstance(a.get("uid"), str)]
+
+
+def waiting_attempts(path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The attempts not yet delivered to the gradebook, oldest first."""
+    try:
+        return _outbox(load(_path(path)))
+    except (CorruptProgress, OSError):
+        return []
+
+
+def mark_delivered(uids: Iterable[str], path: str | os.PathLike | None = None) -> None:
+    """Take delivered (or refused for good) attempts out of the outbox."""
+    done = set(uids)
+    if not done:
+        return
+    p = _path(path)
+    with _locked(p):
+        try:
+            data = load(p)
+        except CorruptProgress:
+            return
+        waiting = _outbox(data)
+        kept = [a for a in waiting if a["uid"] not in done]
+        if len(kept) != len(waiting):
+            data["outbox"] = kept
+            _write_atomic(p, data)
 
 
 def _why(exc: OSError, p: Path) -> str:
