@@ -10,6 +10,7 @@ import json
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -172,6 +173,27 @@ def test_the_token_decides_who_a_report_is_for(gradebook):
     assert set(gradebook.book.live()) == {"ben"}
 
 
+def test_thirty_kernels_reporting_at_once_lose_nothing(gradebook):
+    names = [f"s{n:02d}" for n in range(30)]
+    for name in names:
+        TOKENS[f"{name}-server"] = _user(name, ACCESS_SCOPE)
+
+    def kernel(name: str) -> list[int]:
+        return [gradebook.report(f"{name}-server", {"user": name, "attempts": [
+            _attempt(f"{name}-{i}-{j}", passed=j == 1) for j in range(3)]}).json()["recorded"] for i in range(5)]
+
+    try:
+        with ThreadPoolExecutor(30) as pool:
+            recorded = list(pool.map(kernel, names))
+    finally:
+        for name in names:
+            TOKENS.pop(f"{name}-server")
+    assert recorded == [[3] * 5] * 30
+    live = gradebook.book.live()
+    assert len(live) == 30 and all(r["03.cost_by_hand"].attempts == 15 and r["03.cost_by_hand"].passed
+                                   for r in live.values())
+
+
 @pytest.mark.parametrize("token, status, words", [
     (None, 401, "send the server's API token"),
     ("no-such-token", 401, "not valid"),
@@ -240,6 +262,7 @@ def test_the_page_is_served_with_its_own_static_files(gradebook):
     page = gradebook.request("GET", "", "prof-browser")
     assert page.status_code == 200 and "Gradebook <span class=\"ko\">(성적표)</span>" in page.text
     assert 'data-instructor="true"' in page.text and "Instructor (강사)" in page.text
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert "http" not in page.text.split("<body", 1)[0].replace('content="width', "")  # no CDN
     student = gradebook.request("GET", "", "ana-server")
     assert 'data-instructor="false"' in student.text and "Student (학생)" in student.text

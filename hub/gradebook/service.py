@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -51,6 +52,9 @@ MAX_BODY = 1024 * 1024
 MAX_ATTEMPTS = 1000  # per report; a kernel sends far fewer
 STUDENTS_TTL = 10.0  # seconds the hub's user list is reused
 REFRESH_SECONDS = 10  # how often the page fetches its data
+# The page loads nothing but its own files (the hub may be offline, and nothing else may run in it).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
 _UID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _NAME = re.compile(HUB_NAME_PATTERN)
 
@@ -204,6 +208,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Content-Security-Policy", CSP)
 
     async def prepare(self):
         """Who is asking, without blocking the event loop (HubAuthenticated would ask the hub synchronously)."""
@@ -467,10 +472,15 @@ def main(argv: list[str] | None = None) -> int:
     async def serve() -> None:
         service = Service(settings, auth)
         app = make_app(service, gradebook_cookie_secret(settings.state_dir))
-        app.listen(args.port, address=args.ip, xheaders=True, max_body_size=MAX_BODY)
+        server = app.listen(args.port, address=args.ip, xheaders=True, max_body_size=MAX_BODY)
         log.info("gradebook at http://%s:%d%s (%d questions in %d chapters)", args.ip, args.port, auth.base_url,
                  len(service.course.questions), len(service.course.chapters))
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # the hub stops its services with SIGINT
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await stop.wait()
+        server.stop()
+        log.info("gradebook stopped")
 
     asyncio.run(serve())
     return 0

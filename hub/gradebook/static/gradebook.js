@@ -34,7 +34,7 @@
       if (key === "class") el.className = value;
       else if (key === "text") el.textContent = value;
       else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-      else if (key === "style") el.setAttribute("style", value);
+      else if (key === "style") el.style.cssText = value; // CSSOM: allowed by the page's CSP
       else if (value === true) el.setAttribute(key, "");
       else el.setAttribute(key, String(value));
     }
@@ -46,6 +46,7 @@
   }
   const label = (en, ko) => [en, " ", h("span", { class: "ko", text: `(${ko})` })];
   const label1 = (en, ko) => `${en} (${ko})`;
+  const head2 = (en, ko) => [en, h("span", { class: "ko", text: `(${ko})` })]; // a column head: Korean below
 
   function when(iso) {
     if (!iso) return "—";
@@ -140,6 +141,7 @@
     else view = classView();
     app.replaceChildren(view);
 
+    fitTables();
     for (const [key, top, left] of scrolls) {
       const el = app.querySelector(`[data-scroll="${key}"]`);
       if (el) { el.scrollTop = top; el.scrollLeft = left; }
@@ -153,6 +155,15 @@
     }
   }
 
+  // A table scrolls inside its frame, which ends above the page's footer: its head and totals stay in view.
+  function fitTables() {
+    const footer = document.querySelector(".footer");
+    for (const wrap of app.querySelectorAll(".table-wrap[data-scroll]")) {
+      const room = window.innerHeight - wrap.getBoundingClientRect().top - (footer ? footer.offsetHeight : 0) - 40;
+      wrap.style.maxHeight = `${Math.max(260, Math.floor(room))}px`;
+    }
+  }
+
   function emptyStudent(name) {
     return { name, passed: 0, total: 0, attempts: 0, completed: 0, last_at: null, chapters: {}, questions: {} };
   }
@@ -162,7 +173,13 @@
     return h("th", {
       class: `sortable ${extra.class || ""}`, title: extra.title || "Sort (정렬)", "aria-sort": on ? (ui.sort.dir > 0 ? "ascending" : "descending") : null,
       onclick: () => { ui.sort = { key, dir: on ? -ui.sort.dir : key === "name" ? 1 : -1 }; render(); },
-    }, content, on ? h("span", { class: "arrow", text: ui.sort.dir > 0 ? "▲" : "▼" }) : null, extra.after || null);
+    }, ...arrowAfterFirst(content, on ? h("span", { class: "arrow", text: ui.sort.dir > 0 ? "▲" : "▼" }) : null),
+    extra.after || null);
+  }
+
+  function arrowAfterFirst(content, arrow) {
+    const parts = Array.isArray(content) ? content : [content];
+    return [parts[0], arrow, ...parts.slice(1)];
   }
 
   function sortRows(rows, valueOf) {
@@ -247,7 +264,7 @@
     h("option", { value: "", text: "Open a chapter… (챕터 보기)" }),
     data.chapters.map((c) => h("option", { value: c.id, text: chapterName(c) })));
     const toolbar = h("div", { class: "toolbar" }, search, show, open, h("span", { class: "grow" }),
-      h("a", { class: "btn", href: PREFIX + "grades.csv", download: "" }, "⭳ ", ...label("Download CSV", "CSV 내려받기")),
+      h("a", { class: "btn", href: PREFIX + "grades.csv", download: "" }, ...label("Download CSV", "CSV 내려받기")),
       h("button", { class: `btn ${ui.gradeOpen ? "" : "primary"}`, type: "button", id: "grade-toggle",
         onclick: () => { ui.gradeOpen = !ui.gradeOpen; render(); } }, ...label(ui.gradeOpen ? "Close grading" : "Grade…", "채점")));
 
@@ -258,9 +275,9 @@
     });
     const head = h("tr", {},
       h("th", { class: "check sticky" }, allBox),
-      sortable("name", label1("Student", "학생"), { class: "sticky", title: "Sort by name (이름순)" }),
-      sortable("passed", label1("Exercises passed", "통과한 연습 문제"), { class: "num" }),
-      sortable("last", label1("Last activity", "최근 활동")),
+      sortable("name", head2("Student", "학생"), { class: "sticky", title: "Sort by name (이름순)" }),
+      sortable("passed", head2("Exercises passed", "통과한 연습 문제"), { class: "num" }),
+      sortable("last", head2("Last activity", "최근 활동")),
       data.chapters.map((c) => sortable(`ch:${c.id}`, [c.id, h("span", { class: "title", text: c.title || " " })], {
         title: `${chapterName(c)}: sort (정렬)`,
         after: h("a", { class: "open", href: `#chapter/${c.id}`, title: "Open the chapter (챕터 보기)", onclick: (e) => e.stopPropagation(), text: "open ›" }),
@@ -306,7 +323,7 @@
       h("div", { class: "score" }, h("span", { class: "n", text: cell.passed }), h("span", { class: "of", text: `/${cell.total}` }),
         cell.completed ? h("span", { class: "tick", title: "Chapter completed (챕터 완료)", text: "✓" }) : null),
       h("div", { class: "bar" }, h("i", { style: `width:${pct(cell.passed, cell.total)}%` })),
-      h("div", { class: "meta" }, started
+      h("div", { class: `meta ${isActive(cell.last_at) ? "recent" : ""}` }, started
         ? `${cell.attempts} ${cell.attempts === 1 ? "try" : "tries"} · ${when(cell.last_at)}`
         : "not started"),
       cell.results_total && started ? h("div", { class: "meta", text: cell.completed ? "completed (완료)" : `figures ${cell.results_reached} of ${cell.results_total}` }) : null,
@@ -315,11 +332,14 @@
 
   function totalsCell(c, t) {
     if (!t) return h("td", {});
-    return h("td", { title: `${chapterName(c)} (챕터별 합계)` },
+    const title = [`${chapterName(c)} (챕터별 합계): mean exercises passed ${t.passed_mean.toFixed(2)} of ${t.total}`,
+      `${t.completed} of ${t.students} completed (완료)`, `${t.active} started (시작)`, `${t.attempts} attempts (시도)`,
+      t.graded ? `${t.graded} graded, mean ${t.graded_passed_mean.toFixed(2)} (채점)` : ""].filter(Boolean).join(" · ");
+    return h("td", { class: "totals", title },
       h("div", {}, h("b", { text: `${t.passed_mean.toFixed(1)}` }), ` / ${t.total} avg`),
-      h("div", { text: `${t.completed} completed · ${t.active} active` }),
-      h("div", { text: `${t.attempts} attempts` }),
-      t.graded ? h("div", { text: `graded ${t.graded_passed_mean.toFixed(1)} avg (${t.graded})` }) : null);
+      h("div", { text: `✓ ${t.completed} · ${t.active} active` }),
+      h("div", { text: `${t.attempts} tries` }),
+      t.graded ? h("div", { text: `graded ${t.graded_passed_mean.toFixed(1)} (${t.graded})` }) : null);
   }
 
   function legend() {
@@ -388,7 +408,7 @@
     render();
     try {
       const answer = await api("api/grade", { method: "POST", body: JSON.stringify({ chapters, students }) });
-      ui.gradeMessage = answer.job.state === "failed" ? answer.job.message : `Started grading chapter ${chapters.join(", ")} (채점 시작).`;
+      ui.gradeMessage = answer.job.state === "failed" ? answer.job.message : ""; // the list below follows it
     } catch (error) {
       ui.gradeMessage = `Could not start grading (채점 실패): ${error.message}`;
     }
@@ -435,13 +455,13 @@
     const search = h("input", { type: "search", id: "search", placeholder: label1("Filter students", "학생 검색"), value: ui.search,
       oninput: (e) => { ui.search = e.target.value; render(); } });
     const head = h("tr", {},
-      sortable("name", label1("Student", "학생"), { class: "sticky" }),
-      sortable("passed", label1("Exercises passed", "통과한 연습 문제"), { class: "num" }),
-      sortable("attempts", label1("Attempts", "시도"), { class: "num" }),
-      c.results.length ? h("th", {}, label1("Figures reached", "도달한 결과")) : null,
-      h("th", {}, label1("Completed", "완료")),
-      sortable("last", label1("Last activity", "최근 활동")),
-      sortable("graded", label1("Graded", "채점")),
+      sortable("name", head2("Student", "학생"), { class: "sticky" }),
+      sortable("passed", head2("Exercises passed", "통과한 연습 문제"), { class: "num" }),
+      sortable("attempts", head2("Attempts", "시도"), { class: "num" }),
+      c.results.length ? h("th", {}, head2("Figures reached", "도달한 결과")) : null,
+      h("th", {}, head2("Completed", "완료")),
+      sortable("last", head2("Last activity", "최근 활동")),
+      sortable("graded", head2("Graded", "채점")),
       qs.map((id) => sortable(`q:${id}`, [h("a", { href: `#question/${encodeURIComponent(id)}`, onclick: (e) => e.stopPropagation(), text: shortId(id) }),
         h("span", { class: "title", text: data.questions[id].kind === "result" ? "figure (결과)" : data.questions[id].title })], { title: data.questions[id].title })));
     const body_ = h("tbody", {}, rows.map((s) => {
@@ -526,7 +546,8 @@
       h("div", { class: "cards" }, cards),
       h("div", { class: "legend" }, h("span", {}, h("span", { class: "mark pass", text: "✓2" }), " passed, 2 tries (통과)"),
         h("span", {}, h("span", { class: "mark fail", text: "✗3" }), " not yet (미통과)"),
-        h("span", {}, "◆ ", label1("a figure the chapter reaches when it runs to the end", "챕터 결과"))));
+        data.chapters.some((c) => c.results.length)
+          ? h("span", {}, "◆ ", label1("a figure the chapter reaches when it runs to the end", "챕터 결과")) : null));
   }
 
   // -- one question ------------------------------------------------------------------------------------------
@@ -545,11 +566,11 @@
     const records = data.students.map((s) => s.questions[id]).filter(Boolean);
     const graded = records.filter((r) => r.graded !== null && r.graded !== undefined);
     const head = h("tr", {},
-      sortable("name", label1("Student", "학생"), { class: "sticky" }),
-      sortable("passed", label1(q.kind === "result" ? "Reached" : "Passed", "통과")),
-      sortable("attempts", label1("Attempts", "시도"), { class: "num" }),
-      sortable("last", label1("Last attempt", "최근 시도")),
-      sortable("graded", label1("Graded", "채점")));
+      sortable("name", head2("Student", "학생"), { class: "sticky" }),
+      sortable("passed", head2(q.kind === "result" ? "Reached" : "Passed", "통과")),
+      sortable("attempts", head2("Attempts", "시도"), { class: "num" }),
+      sortable("last", head2("Last attempt", "최근 시도")),
+      sortable("graded", head2("Graded", "채점")));
     const body_ = h("tbody", {}, rows.map((s) => {
       const r = s.questions[id];
       return h("tr", {},
@@ -575,6 +596,7 @@
   }
 
   // -- start -------------------------------------------------------------------------------------------------
+  window.addEventListener("resize", fitTables);
   window.addEventListener("hashchange", () => { ui.sort = { key: "name", dir: 1 }; render(); window.scrollTo(0, 0); });
   document.getElementById("auto-refresh").addEventListener("change", (e) => { if (e.target.checked) refresh(); startTimer(); });
   document.addEventListener("visibilitychange", () => { if (!document.hidden && timer) refresh(); });
