@@ -249,7 +249,7 @@ def test_others_get_403_and_nobody_gets_a_401_redirect_loop(gradebook):
     assert gradebook.request("GET", "api/summary", "culler").status_code == 403
     assert gradebook.request("GET", "api/summary", "ana-old-server").status_code == 403
     anonymous = gradebook.request("GET", "api/summary")
-    assert anonymous.status_code == 401 and "log in" in anonymous.json()["error"]
+    assert anonymous.status_code == 401 and "not logged in" in anonymous.json()["error"]
     page = gradebook.request("GET", "")
     assert page.status_code == 302 and "/hub/api/oauth2/authorize" in page.headers["Location"]
     assert "client_id=service-gradebook" in page.headers["Location"]

@@ -191,7 +191,10 @@ def _reason(status: int, exc: BaseException | None) -> str:
     elif isinstance(exc, web.HTTPError) and exc.reason:
         text = exc.reason
     else:
-        text = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
+        try:
+            text = HTTPStatus(status).phrase
+        except ValueError:
+            text = "error"
     return " ".join(str(text).split())[:300]
 
 
@@ -236,7 +239,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             if not self.api and self.request.method in ("GET", "HEAD"):
                 self.redirect(self.get_login_url())
                 raise web.Finish()
-            raise web.HTTPError(401, "not logged in: open the gradebook page to log in again")
+            raise web.HTTPError(401, "not logged in, or the page is out of date: reload the gradebook page")
         if model.get("kind", "user") != "user":
             raise web.HTTPError(403, "the gradebook is for the course's instructors and students")
         return model["name"], self.service.is_instructor(model)

@@ -125,8 +125,15 @@
     return { kind: kind || "", arg: rest.join("/") };
   }
 
+  let renderLater = false;
   function render() {
     if (!data) return;
+    // an open drop-down would close under a redraw: draw once it is left
+    if (document.activeElement && document.activeElement.tagName === "SELECT" && app.contains(document.activeElement)) {
+      renderLater = true;
+      return;
+    }
+    renderLater = false;
     // keep the search box's focus and the table's scroll position across a refresh
     const focused = document.activeElement && document.activeElement.id;
     const caret = focused && document.activeElement.selectionStart;
@@ -255,12 +262,12 @@
       "aria-label": label1("Filter students", "학생 검색"),
       oninput: (e) => { ui.search = e.target.value; render(); },
     });
-    const show = h("select", { id: "show", "aria-label": label1("Show", "보기"), onchange: (e) => { ui.show = e.target.value; render(); } },
+    const show = h("select", { id: "show", "aria-label": label1("Show", "보기"), onchange: (e) => { ui.show = e.target.value; e.target.blur(); render(); } },
       [["all", "All students (전체 학생)"], ["active", "Active in the last 15 min (최근 활동)"],
         ["idle", "Not active now (활동 없음)"], ["none", "Not started (시작 안 함)"]]
         .map(([value, text]) => h("option", { value, selected: ui.show === value, text })));
     const open = h("select", { id: "open-chapter", "aria-label": label1("Open a chapter", "챕터 보기"),
-      onchange: (e) => { if (e.target.value) location.hash = `chapter/${e.target.value}`; } },
+      onchange: (e) => { e.target.blur(); if (e.target.value) location.hash = `chapter/${e.target.value}`; } },
     h("option", { value: "", text: "Open a chapter… (챕터 보기)" }),
     data.chapters.map((c) => h("option", { value: c.id, text: chapterName(c) })));
     const toolbar = h("div", { class: "toolbar" }, search, show, open, h("span", { class: "grow" }),
@@ -597,6 +604,7 @@
 
   // -- start -------------------------------------------------------------------------------------------------
   window.addEventListener("resize", fitTables);
+  app.addEventListener("focusout", () => { if (renderLater) setTimeout(render, 0); });
   window.addEventListener("hashchange", () => { ui.sort = { key: "name", dir: 1 }; render(); window.scrollTo(0, 0); });
   document.getElementById("auto-refresh").addEventListener("change", (e) => { if (e.target.checked) refresh(); startTimer(); });
   document.addEventListener("visibilitychange", () => { if (!document.hidden && timer) refresh(); });
