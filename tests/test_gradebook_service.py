@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import threading
 import time
@@ -35,6 +36,7 @@ COURSE = Course.load({q.id: q for q in [
     QuestionInfo("04.softmax", "04", EXERCISE, "Softmax"),
 ]})
 ACCESS = ["access:services", ACCESS_SCOPE]
+QUIET = ("gradebook", "tornado.access", "tornado.application", "tornado.general", "JupyterHub")
 
 
 def _user(name: str, *scopes: str) -> dict:
@@ -105,6 +107,11 @@ class Running:
         hub_server.stop()
 
     def __enter__(self):
+        # The service logs from its thread; an earlier test may have left the root logger writing to a stream
+        # pytest has closed since (alembic configures logging when a hub database is opened). Keep ours quiet.
+        self.loggers = {name: logging.getLogger(name).disabled for name in QUIET}
+        for name in QUIET:
+            logging.getLogger(name).disabled = True
         self.thread.start()
         assert self.ready.wait(10)
         return self
@@ -112,6 +119,8 @@ class Running:
     def __exit__(self, *exc):
         self.loop.call_soon_threadsafe(self.stop_event.set)
         self.thread.join(10)
+        for name, disabled in self.loggers.items():
+            logging.getLogger(name).disabled = disabled
 
     def request(self, method: str, path: str, token: str | None = None, **kw) -> requests.Response:
         headers = kw.pop("headers", {})
