@@ -102,6 +102,47 @@ def _users_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grades_export(args: argparse.Namespace) -> int:
+    """The gradebook's CSV (as /services/gradebook/grades.csv serves it) to a file (mode 0600) or stdout."""
+    from jupyterhub import orm
+
+    from hub import accounts
+    from hub.gradebook.report import Course, Snapshot, csv_text, student_names
+    from hub.gradebook.store import FILENAME, Gradebook
+
+    settings = _settings()
+    try:
+        db = accounts.open_db(settings)
+        try:
+            users = [(u.name, bool(u.admin)) for u in db.query(orm.User)]
+        finally:
+            db.close()
+        path = settings.state_dir / FILENAME
+        book = Gradebook(path) if path.exists() else None  # never create the hub's database from here
+        names = student_names(users, book.users() if book else set(), settings.admin_users)
+        snapshot = Snapshot.read(book, names) if book else Snapshot(sorted(names))
+        text = csv_text(Course.load(notebooks_dir=settings.notebooks_dir), snapshot)
+    except Exception as exc:  # noqa: BLE001 - e.g. no permission on the state folder
+        print(f"course hub: cannot read the gradebook in {settings.state_dir}: "
+              f"{(str(exc).splitlines() or [type(exc).__name__])[0]}", file=sys.stderr)
+        return 1
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(partial, out)
+    except OSError as exc:
+        print(f"course hub: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"Wrote the grades of {len(snapshot.students)} student(s) to {out} (mode 0600).")
+    return 0
+
+
 def register(subparsers) -> argparse.ArgumentParser:
     """Add `hub` (start, users add|approve|revoke|list) to a `course` CLI's subparsers."""
     hub = subparsers.add_parser("hub", help="run the course hub and manage its accounts",
@@ -126,6 +167,12 @@ def register(subparsers) -> argparse.ArgumentParser:
         cmd.add_argument("names", nargs="+", metavar="NAME")
         cmd.set_defaults(func=_users_set)
     user_actions.add_parser("list", help="accounts and whether they are approved").set_defaults(func=_users_list)
+    grades = actions.add_parser("grades", help="the gradebook: export live and graded results")
+    grades_actions = grades.add_subparsers(dest="grades_command", metavar="ACTION")
+    grades_actions.required = True
+    export = grades_actions.add_parser("export", help="write the gradebook's CSV (one row per student)")
+    export.add_argument("--out", metavar="FILE", help="where to write it (mode 0600; default: standard output)")
+    export.set_defaults(func=_grades_export)
     return hub
 
 

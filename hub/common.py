@@ -4,13 +4,17 @@ what every student's server gets. Mode-specific spawner set-up lives in `hub.loc
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 
+from jupyterhub.roles import get_default_roles
+
 from course import settings as registry
 from course.settings import HUB_NAME_PATTERN
 from hub.gpu_policy import gpu_memory_environment
+from hub.gradebook import ACCESS_SCOPE, SERVICE_NAME, service_url
 from hub.secret_files import ensure_secrets
 from hub.settings import REPO_ROOT, Settings
 
@@ -26,6 +30,8 @@ NO_STUDENT_ACCESS = {"access:servers", "shares", "tokens"}
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 TOOLS_SCOPES = ["list:users", "read:users", "admin:users", "admin:servers", "list:services",
                 "read:services", "read:hub"]
+# The gradebook lists the hub's users (so a student who never reported still has a row) and nothing more.
+GRADEBOOK_SCOPES = ["list:users", "read:users"]
 
 
 def proxy_command() -> list[str]:
@@ -74,11 +80,54 @@ def kernel_culling_args(settings: Settings) -> list[str]:
             "--MappingKernelManager.cull_busy=False"]
 
 
-def services(settings: Settings, culler_token: str, tools_token: str) -> tuple[list[dict], list[dict]]:
-    """The hub services (idle culler, course tools) and their roles."""
+def gradebook_url(settings: Settings, host: str = "127.0.0.1") -> str:
+    """COURSE_GRADEBOOK_URL: where kernels report, straight to the service (not through the proxy)."""
+    return service_url(host, settings.gradebook_port, settings.base_url)
+
+
+def gradebook_environment(settings: Settings) -> dict[str, str]:
+    """The hub's own settings for the gradebook service (and the grading runs it starts), secrets left out."""
+    env = {s.name: os.environ[s.name] for s in registry.read_by("hub") if not s.secret and s.name in os.environ}
+    env[registry.HUB_STATE_DIR.name] = str(settings.state_dir)
+    return env
+
+
+def gradebook_service(settings: Settings, token: str, listen: str = "127.0.0.1") -> dict:
+    """The gradebook, a hub-managed service with OAuth; `listen` is 0.0.0.0 in Docker mode, where students'
+    containers report to it over the hub's network."""
+    return {
+        "name": SERVICE_NAME,
+        "url": f"http://127.0.0.1:{settings.gradebook_port}",  # the proxy's target, inside the hub's machine
+        "command": [sys.executable, "-m", "hub.gradebook.service", "--ip", listen,
+                    "--port", str(settings.gradebook_port)],
+        "api_token": token,
+        "environment": gradebook_environment(settings),
+        "oauth_no_confirm": True,  # part of the hub: no "authorize this application" page
+        "display": True,
+        "info": {"description": "Gradebook (성적표): the class's live results and grades"},
+    }
+
+
+def server_token_scopes() -> list[str]:
+    """A student's server token: JupyterHub's default (the `server` role) plus reporting to the gradebook."""
+    server_role = next(r for r in get_default_roles() if r["name"] == "server")
+    return [*server_role["scopes"], ACCESS_SCOPE]
+
+
+def user_role() -> dict:
+    """JupyterHub's `user` role, extended so every user's browser may open the gradebook page."""
+    user = next(r for r in get_default_roles() if r["name"] == "user")
+    return {"name": "user", "scopes": [*user["scopes"], ACCESS_SCOPE]}
+
+
+def services(settings: Settings, culler_token: str, tools_token: str,
+             gradebook_token: str) -> tuple[list[dict], list[dict]]:
+    """The hub services (course tools, gradebook, idle culler) and their roles."""
     found = [{"name": "course-tools", "api_token": tools_token,
-              "display": False, "info": {"description": "instructor tooling (CLI, benchmarks)"}}]
-    roles = [{"name": "course-tools", "scopes": TOOLS_SCOPES, "services": ["course-tools"]}]
+              "display": False, "info": {"description": "instructor tooling (CLI, benchmarks)"}},
+             gradebook_service(settings, gradebook_token)]
+    roles = [{"name": "course-tools", "scopes": TOOLS_SCOPES, "services": ["course-tools"]},
+             {"name": SERVICE_NAME, "scopes": GRADEBOOK_SCOPES, "services": [SERVICE_NAME]}]
     if settings.idle_timeout > 0:
         every = max(10, min(300, settings.idle_timeout // 4))
         found.append({
@@ -121,17 +170,19 @@ def configure_common(c, settings: Settings) -> None:
     c.NativeAuthenticator.open_signup = False
     c.NativeAuthenticator.enable_signup = True
 
-    found, roles = services(settings, secrets.culler_token, secrets.tools_token)
+    found, roles = services(settings, secrets.culler_token, secrets.tools_token, secrets.gradebook_token)
     c.JupyterHub.services = found
-    c.JupyterHub.load_roles = [*instructor_roles(settings), *roles]
+    c.JupyterHub.load_roles = [user_role(), *instructor_roles(settings), *roles]
 
     c.Spawner.default_url = "/lab/tree/course"
     # Generous: thirty students logging in at the start of a class share a few cores.
     c.Spawner.start_timeout = 300
     c.Spawner.http_timeout = 240
     c.Spawner.args = kernel_culling_args(settings)
+    c.Spawner.server_token_scopes = server_token_scopes()
     c.Spawner.environment = {
         registry.TENSORBOARD_PROXY_URL.name: tensorboard_proxy_url,
         registry.DATA_DIR.name: str(settings.data_dir),
+        registry.GRADEBOOK_URL.name: gradebook_url(settings),
         **gpu_memory_environment(settings.gpu_memory_limit_mb),
     }

@@ -13,7 +13,9 @@ from dockerspawner import DockerSpawner
 from jupyterhub import orm
 
 from course import settings as registry
+from hub.common import gradebook_service, gradebook_url
 from hub.gpu_policy import GPU_VARIABLES, STATE_FILENAME, GpuAllocator, GpuAssignment, gpu_environment, server_key
+from hub.gradebook import SERVICE_NAME
 from hub.settings import Settings
 
 HUB_HOSTNAME = "jupyterhub"  # the hub's service name in docker/docker-compose.yml
@@ -58,16 +60,25 @@ def container_environment(settings: Settings, inherited: dict[str, Any] | None =
     """The environment every student container starts with (GPU variables are set per spawn).
 
     `inherited` is what `hub.common` gave every spawner (TENSORBOARD_PROXY_URL, ...); paths of the
-    hub's machine are replaced by the container's: the data volume, and the content to pull into
-    ~/course (COURSE_CONTENT_REPO, else the notebooks baked into the image).
+    hub's machine are replaced by the container's: the data volume, the content to pull into
+    ~/course (COURSE_CONTENT_REPO, else the notebooks baked into the image), and the gradebook, which
+    kernels reach at the hub container's name on the hub's network.
     """
     env: dict[str, Any] = dict(inherited or {})
     env.update({
         registry.DATA_DIR.name: DATA_MOUNT,
+        registry.GRADEBOOK_URL.name: gradebook_url(settings, HUB_HOSTNAME),
         registry.CONTENT_REPO.name: settings.content_repo or CONTENT_IN_IMAGE,
         registry.CONTENT_BRANCH.name: settings.content_branch if settings.content_repo else CONTENT_IN_IMAGE_BRANCH,
     })
     return env
+
+
+def gradebook_in_container(service: dict, settings: Settings) -> dict:
+    """The gradebook service listening on all of the hub container's interfaces; other services unchanged."""
+    if service.get("name") != SERVICE_NAME:
+        return service
+    return gradebook_service(settings, service["api_token"], listen="0.0.0.0")
 
 
 class GpuHooks:
@@ -120,6 +131,8 @@ def configure_docker(c: Any, settings: Settings) -> GpuAllocator:
     c.JupyterHub.hub_ip = "0.0.0.0"
     c.JupyterHub.hub_connect_ip = HUB_HOSTNAME
     c.JupyterHub.spawner_class = CourseDockerSpawner
+    # So does the gradebook, which runs in the hub's container too (it needs no TensorFlow).
+    c.JupyterHub.services = [gradebook_in_container(s, settings) for s in c.JupyterHub.services]
 
     spawner = c.DockerSpawner
     spawner.image = settings.singleuser_image

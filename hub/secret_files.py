@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SECRETS_DIRNAME = "secrets"
+GRADEBOOK_COOKIE_SECRET = "gradebook_cookie_secret"  # signs the gradebook service's own login cookie
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class HubSecrets:
     proxy_auth_token: str
     culler_token: str
     tools_token: str
+    gradebook_token: str
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -53,11 +55,12 @@ def secrets_dir(state_dir: Path) -> Path:
 
 
 def ensure_secrets(state_dir: Path) -> HubSecrets:
-    """Create (first start) or read the cookie secret, proxy token and service tokens."""
+    """Create (first start) or read the cookie secrets, proxy token and service tokens."""
     folder = secrets_dir(state_dir)
     cookie = folder / "jupyterhub_cookie_secret"
     # JupyterHub reads the cookie secret file itself and wants hex text.
     read_or_create(cookie, lambda: secrets.token_hex(32).encode())
+    gradebook_cookie_secret(state_dir)
 
     def token(name: str) -> str:
         return read_or_create(folder / name, lambda: secrets.token_hex(32).encode()).decode().strip()
@@ -67,4 +70,11 @@ def ensure_secrets(state_dir: Path) -> HubSecrets:
         proxy_auth_token=token("proxy_auth_token"),
         culler_token=token("idle_culler_token"),
         tools_token=token("course_tools_token"),
+        gradebook_token=token("gradebook_token"),
     )
+
+
+def gradebook_cookie_secret(state_dir: Path) -> bytes:
+    """The secret the gradebook service signs its cookies with (created on first use, mode 0600)."""
+    return read_or_create(secrets_dir(state_dir) / GRADEBOOK_COOKIE_SECRET,
+                          lambda: secrets.token_hex(32).encode()).strip()

@@ -167,6 +167,20 @@ def test_environment_of_a_student_container(load_hub):
     assert environment["COURSE_DATA_DIR"] == "/srv/data" and environment["NVIDIA_VISIBLE_DEVICES"] == "void"
 
 
+def test_the_gradebook_runs_in_the_hub_container_and_kernels_report_to_it(load_hub):
+    hub = load_hub(COURSE_HUB_BIND_URL="http://0.0.0.0:9000/course/")
+    services = {s["name"]: s for s in hub.config.JupyterHub.services}
+    gradebook = services["gradebook"]
+    assert gradebook["command"][1:] == ["-m", "hub.gradebook.service", "--ip", "0.0.0.0", "--port", "9003"]
+    assert gradebook["url"] == "http://127.0.0.1:9003"  # the proxy runs in the hub's container too
+    secrets = Path(os.environ["COURSE_HUB_STATE_DIR"]) / "secrets"
+    assert gradebook["api_token"] == (secrets / "gradebook_token").read_text()
+    assert {"course-tools", "idle-culler"} <= set(services)
+    env = hub.start("alice").get_env()
+    assert env["COURSE_GRADEBOOK_URL"] == "http://jupyterhub:9003/course/services/gradebook/"
+    assert "access:services!service=gradebook" in hub.config.Spawner.server_token_scopes
+
+
 def test_content_defaults_to_the_notebooks_baked_into_the_image(load_hub):
     env = load_hub(COURSE_CONTENT_BRANCH="spring").start("alice").get_env()
     assert env["COURSE_CONTENT_REPO"] == "file:///srv/course-content"

@@ -66,3 +66,23 @@ def test_the_hub_reads_the_questions_without_importing_the_checks():
     questions = load_questions()
     assert "03.cost_by_hand" in questions and questions["03.cost_by_hand"].chapter == "03"
     assert {q.kind for q in questions.values()} <= {EXERCISE, RESULT}
+
+
+def test_uids_are_kept_per_student(tmp_path):
+    book = Gradebook(tmp_path / "gradebook.sqlite")
+    attempt = [Attempt("same-uid", "03.cost_by_hand", True, "2026-12-01T10:00:00+00:00")]
+    assert book.record_attempts("ana", attempt, KINDS) == 1
+    assert book.record_attempts("ben", attempt, KINDS) == 1  # ben's report cannot be shadowed by ana's uid
+    assert book.record_attempts("ana", attempt, KINDS) == 0
+    assert set(book.live()) == {"ana", "ben"}
+
+
+def test_the_latest_finished_run_is_kept_apart_from_one_in_progress(tmp_path):
+    book = Gradebook(tmp_path / "gradebook.sqlite")
+    done = book.start_run("ana", "03")
+    book.finish_run(done, GRADED, grades={"03.cost_by_hand": True}, kinds=KINDS)
+    going = book.start_run("ana", "03")
+    assert book.latest_runs()["ana"]["03"].id == going
+    finished = book.latest_runs("ana", finished=True)["ana"]["03"]
+    assert (finished.id, finished.status, finished.grades) == (done, GRADED, {"03.cost_by_hand": True})
+    assert book.latest_runs("ben", finished=True) == {}

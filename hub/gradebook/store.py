@@ -2,7 +2,8 @@
 
 Two kinds of record, kept apart:
 - **attempts**: what students' kernels report live from `check()` (question, passed or not, when; never the
-  answer). Each attempt carries the kernel's own id (`uid`), so a report sent twice is stored once.
+  answer). Each attempt carries the kernel's own id (`uid`), so a report sent twice is stored once; uids are
+  kept per student, so one student's uid can never shadow another's.
 - **grading runs** and their **grades**: one run per student and chapter, executed by `course hub grade` on a
   copy of the student's notebook, with the notebook's SHA-256 and modification time, a status ("graded",
   "not started", "timed out after 300 s", ...) and the checks that passed in that run.
@@ -143,7 +144,8 @@ class Gradebook:
     def record_attempts(self, user: str, attempts: Iterable[Attempt], kinds: dict[str, str]) -> int:
         """Store `user`'s attempts (their kinds from `kinds`, by question id); returns how many were new."""
         received = now()
-        rows = [(a.uid, user, a.question, kinds[a.question], int(bool(a.passed)), a.at, received) for a in attempts]
+        rows = [(f"{user}/{a.uid}", user, a.question, kinds[a.question], int(bool(a.passed)), a.at, received)
+                for a in attempts]
         with self._connect() as db:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
@@ -184,10 +186,14 @@ class Gradebook:
             db.executemany("INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?)",
                            [(run_id, row[0], q, kinds.get(q, "exercise"), int(bool(p))) for q, p in grades.items()])
 
-    def latest_runs(self, user: str | None = None) -> dict[str, dict[str, Run]]:
-        """user -> chapter -> the latest run (finished or still running), with its grades."""
+    def latest_runs(self, user: str | None = None, *, finished: bool = False) -> dict[str, dict[str, Run]]:
+        """user -> chapter -> the latest run (finished or still running), with its grades.
+
+        With `finished`, the latest run that has ended (so a run in progress does not hide the last grades).
+        """
+        done = " WHERE finished_at IS NOT NULL" if finished else ""
         query = ("SELECT id, user, chapter, status, detail, notebook, sha256, mtime, full, started_at, finished_at "
-                 "FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY user, chapter)"
+                 f"FROM runs WHERE id IN (SELECT MAX(id) FROM runs{done} GROUP BY user, chapter)"
                  + (" AND user = ?" if user is not None else ""))
         with self._connect(write=False) as db:
             runs = db.execute(query, (user,) if user is not None else ()).fetchall()

@@ -158,3 +158,33 @@ def test_authenticator_replaces_the_toggling_approval_link():
     assert handlers[r"/login"] is CourseLoginHandler
     template = (REPO_ROOT / "hub" / "templates" / "authorization-area.html").read_text()
     assert 'method="post"' in template and 'name="_xsrf"' in template
+
+
+def test_the_gradebook_service_its_token_and_role(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_HUB_ADMIN_PASSWORD", "not-for-the-gradebook")
+    monkeypatch.setenv("COURSE_GRADE_TIMEOUT", "120")
+    c, _ = _config(tmp_path, COURSE_HUB_BIND_URL="http://127.0.0.1:18000/course/")
+    gradebook = {s["name"]: s for s in c.JupyterHub.services}["gradebook"]
+    assert gradebook["url"] == "http://127.0.0.1:18003"  # the proxy sends /course/services/gradebook/ there
+    assert gradebook["command"][0] == sys.executable
+    assert gradebook["command"][1:] == ["-m", "hub.gradebook.service", "--ip", "127.0.0.1", "--port", "18003"]
+    assert gradebook["api_token"] == (tmp_path / "state" / "secrets" / "gradebook_token").read_text()
+    assert gradebook["oauth_no_confirm"] is True and gradebook["display"] is True
+    env = gradebook["environment"]
+    assert env["COURSE_HUB_STATE_DIR"] == str(tmp_path / "state") and env["COURSE_GRADE_TIMEOUT"] == "120"
+    assert "COURSE_HUB_ADMIN_PASSWORD" not in env  # secrets stay with the hub
+    assert gradebook["api_token"] not in json.dumps(env)
+    role = _roles(c)["gradebook"]
+    assert role == {"name": "gradebook", "scopes": ["list:users", "read:users"], "services": ["gradebook"]}
+
+
+def test_students_and_their_servers_may_reach_the_gradebook(tmp_path):
+    c, _ = _config(tmp_path, COURSE_HUB_BIND_URL="http://127.0.0.1:18000/course/")
+    # every user's browser (JupyterHub's `user` role, extended) ...
+    assert _roles(c)["user"] == {"name": "user", "scopes": ["self", "access:services!service=gradebook"]}
+    # ... and every server's own token, which keeps JupyterHub's default `server` scopes
+    assert c.Spawner.server_token_scopes == ["users:activity!user", "access:servers!server",
+                                             "access:services!service=gradebook"]
+    assert c.Spawner.environment["COURSE_GRADEBOOK_URL"] == "http://127.0.0.1:18003/course/services/gradebook/"
+    c2, _ = _config(tmp_path)
+    assert c2.Spawner.environment["COURSE_GRADEBOOK_URL"] == "http://127.0.0.1:8003/services/gradebook/"

@@ -31,10 +31,10 @@ def test_secrets_are_created_once_with_mode_0600(tmp_path: Path):
     folder = tmp_path / "secrets"
     assert _mode(folder) == 0o700
     files = sorted(folder.iterdir())
-    assert [f.name for f in files] == ["course_tools_token", "idle_culler_token", "jupyterhub_cookie_secret",
-                                       "proxy_auth_token"]
+    assert [f.name for f in files] == ["course_tools_token", "gradebook_cookie_secret", "gradebook_token",
+                                       "idle_culler_token", "jupyterhub_cookie_secret", "proxy_auth_token"]
     assert all(_mode(f) == 0o600 for f in files)
-    assert len({first.proxy_auth_token, first.culler_token, first.tools_token}) == 3
+    assert len({first.proxy_auth_token, first.culler_token, first.tools_token, first.gradebook_token}) == 4
     assert len(first.proxy_auth_token) == 64 and int(first.proxy_auth_token, 16) >= 0
     os.chmod(folder / "proxy_auth_token", 0o644)  # drifted permissions are put back
     assert ensure_secrets(tmp_path) == first
