@@ -35,6 +35,11 @@ def strict_checks() -> bool:
     return read(settings.CHECKS_STRICT)
 
 
+def grading_mode() -> bool:
+    """True when ``COURSE_GRADING`` says this kernel grades a copy of a notebook (hidden cases run)."""
+    return read(settings.GRADING)
+
+
 def offline() -> bool:
     """True when ``COURSE_OFFLINE`` forbids download attempts."""
     return read(settings.OFFLINE)

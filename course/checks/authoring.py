@@ -15,7 +15,9 @@ Rules for graders:
 - Return None (or a short string, shown on success) when the answer is right; raise
   ``Wrong(message, hint=...)`` when it is not. Any other exception is reported as "the check itself failed".
 - Graders never see ``None``: ``check()`` answers "not answered yet" itself.
-- Call student functions and models only through ``call_student`` (timeout, one-line errors).
+- Call student functions and models only through ``call_student`` (timeout, one-line errors). An exercise
+  that says "NumPy only" passes ``forbid=NUMPY_ONLY``: a function that calls TensorFlow (or another array
+  library) is then refused, whatever names it uses for it.
 - Import TensorFlow lazily, inside the grader (``sys.modules.get("tensorflow")`` first): loading the
   question modules must not import it. This module never does; tensors convert via their ``.numpy()``.
 - Compare numbers with ``close(value, target, tol=..., rel=...)`` (the tolerance ``expect_number`` uses), and
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import threading
 import traceback
 import warnings
@@ -306,10 +309,68 @@ def expect_array(
     return array
 
 
-def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "your function", **kwargs: Any) -> Any:
+NUMPY_ONLY = ("tensorflow", "keras", "tf_keras", "tensorboard", "torch", "jax", "scipy", "skimage", "sklearn")
+"""Libraries an exercise that says "NumPy only" refuses (``call_student(..., forbid=NUMPY_ONLY)``)."""
+
+
+class _Watch:
+    """A profile function that notes the first call into a forbidden library while a student's function runs.
+
+    It sees Python calls (the module of the called code) and C calls (the module of the C function), so an alias
+    (``from tensorflow import nn as numpy``) or a helper function does not hide the library.
+    """
+
+    def __init__(self, forbid: tuple[str, ...]):
+        self.forbid = frozenset(forbid)
+        self.used: str | None = None
+
+    def _forbidden(self, module: str) -> bool:
+        return module.split(".", 1)[0] in self.forbid
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        if self.used is None and event in ("call", "c_call"):
+            try:
+                self._note(frame, event, arg)
+            except Exception:  # noqa: BLE001  (a profile function that raises would stop profiling)
+                pass
+
+    def _note(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            module = frame.f_globals.get("__name__") or ""
+            caller = frame.f_back
+        elif event == "c_call":
+            module = getattr(arg, "__module__", None) or type(getattr(arg, "__self__", None)).__module__ or ""
+            caller = frame
+        if not isinstance(module, str) or not self._forbidden(module):
+            return
+        while caller is not None and self._forbidden(caller.f_globals.get("__name__") or ""):
+            caller = caller.f_back
+        where = f" (line {caller.f_lineno}, in {caller.f_code.co_name})" if caller is not None else ""
+        self.used = f"{module.split('.', 1)[0]}{where}"
+
+
+def _watched(fn: Any, watch: _Watch | None) -> Any:
+    if watch is None:
+        return fn
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        previous = sys.getprofile()
+        sys.setprofile(watch)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.setprofile(previous)
+
+    return run
+
+
+def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "your function",
+                 forbid: tuple[str, ...] = (), **kwargs: Any) -> Any:
     """Call a student's function and return its result; a raise or a call over ``timeout`` s becomes ``Wrong``.
 
     The call runs in a daemon thread; on timeout we stop waiting (Python cannot stop the thread itself).
+    ``forbid`` names top-level packages the function must not use (e.g. ``NUMPY_ONLY``): a call into one of
+    them during the call is ``Wrong``, even when the result is right.
     """
     if fn is None:
         raise _not_answered(name)
@@ -318,16 +379,20 @@ def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "
             f"{name} should be a function, but it is {describe(fn)}.",
             hint="Pass the function itself, without calling it: check(..., my_fn) rather than check(..., my_fn()).",
         )
+    watch = _Watch(tuple(forbid)) if forbid else None
+    call = _watched(fn, watch)
     if timeout is None:
         try:
-            return fn(*args, **kwargs)
+            value = call(*args, **kwargs)
         except Exception as exc:
             raise _raised(exc, name) from None
+        _refuse_forbidden(watch, name)
+        return value
     box: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            box["value"] = fn(*args, **kwargs)
+            box["value"] = call(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001  (SystemExit in student code is still just a failure)
             box["error"] = exc
 
@@ -341,9 +406,20 @@ def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "
             "than the exercise needs. It may still be running in the background: restart the kernel if things "
             "get slow.",
         )
+    _refuse_forbidden(watch, name)
     if "error" in box:
         raise _raised(box["error"], name) from None
     return box.get("value")
+
+
+def _refuse_forbidden(watch: _Watch | None, name: str) -> None:
+    if watch is not None and watch.used is not None:
+        library = watch.used.split(" ", 1)[0]
+        raise Wrong(
+            f"{name} uses {watch.used}; this exercise asks for NumPy only.",
+            hint=f"Write it with NumPy operations (reshape, max, sum, ...) instead of {library}: the point is to see "
+            "what the library does for you.",
+        )
 
 
 def _raised(exc: BaseException, name: str) -> Wrong:

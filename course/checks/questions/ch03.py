@@ -77,28 +77,50 @@ def cost_by_hand(answer: Any) -> str:
     return "Right: J = 4.2 / 8 = 0.525. No other straight line has a smaller cost on these points."
 
 
+def _cost_case(answer: Any, w: float, b: float, x: np.ndarray, y: np.ndarray, what: str | None = None) -> None:
+    """Call the student's cost(W, b, x, y) on one case (float32 data) and compare with J."""
+    expected = _cost(w, b, x, y)
+    name = what or f"cost({w}, {b}, x, y)"
+    result = call_student(answer, w, b, x.astype(np.float32), y.astype(np.float32), name="cost")
+    if result is None:
+        raise Wrong("cost(...) returned None.", hint="End the function with return ... .")
+    value = expect_number(result, expected, tol=1e12, name=name)
+    if not close(value, expected, **_TOL):
+        _reject_cost_slips(value, expected, len(x))
+        if len(x) != 4:  # the notebook's four points instead of the arguments
+            reject_slips(value, [(_cost(w, b), "cost ignores the x and y it is given.",
+                                  "Use the arguments x and y, not the notebook's global data.")], **_TOL)
+        expect_number(value, expected, name=name, **_TOL)
+
+
+def _hidden_cost(w: float, b: float, x: list[float], y: list[float], what: str) -> Any:
+    def hidden_case(answer: Any) -> None:
+        _cost_case(answer, w, b, np.array(x), np.array(y), what)
+
+    return hidden_case
+
+
+_RNG_X = np.random.default_rng(3).uniform(-5.0, 5.0, 100).round(3)
+_HIDDEN_COST = [
+    _hidden_cost(3.0, -1.0, [2.0], [1.0], "cost on a single point (m = 1)"),
+    _hidden_cost(-0.5, 2.0, [-3.0, -1.0, 0.0, 2.0, 8.0], [4.0, 2.0, 2.0, 1.0, -2.0], "cost with a negative slope"),
+    _hidden_cost(1.5, 0.25, _RNG_X.tolist(), (1.5 * _RNG_X + 0.3).tolist(), "cost on 100 points near the line"),
+]
+
+
 @question(
     "03.cost_function",
     title="A function cost(W, b, x, y) returning J = 1/(2m) Σ (Wx + b − y)²",
     hint="With NumPy: np.sum((W * x + b - y) ** 2) / (2 * len(x)); "
     "with TensorFlow: tf.reduce_mean(tf.square(...)) / 2.",
+    hidden=_HIDDEN_COST,
 )
 def cost_function(answer: Any) -> None:
     x4, y4 = _points()
     cases = [(*_line(), x4, y4), (0.0, 0.0, x4, y4), (2.0, -1.0, x4, y4),
              (0.5, 1.0, np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), np.array([1.0, 0.0, 2.0, 3.0, 1.0, 4.0]))]
     for w, b, x, y in cases:
-        expected = _cost(w, b, x, y)
-        result = call_student(answer, w, b, x.astype(np.float32), y.astype(np.float32), name="cost")
-        if result is None:
-            raise Wrong("cost(...) returned None.", hint="End the function with return ... .")
-        value = expect_number(result, expected, tol=1e12, name=f"cost({w}, {b}, x, y)")
-        if not close(value, expected, **_TOL):
-            _reject_cost_slips(value, expected, len(x))
-            if len(x) == 6:  # the notebook's four points instead of the arguments
-                reject_slips(value, [(_cost(w, b), "cost ignores the x and y it is given.",
-                                      "Use the arguments x and y, not the notebook's global data.")], **_TOL)
-            expect_number(value, expected, name=f"cost({w}, {b}, x, y)", **_TOL)
+        _cost_case(answer, w, b, x, y)
 
 
 @question(
@@ -152,26 +174,46 @@ def trained_params(answer: Any) -> str:
                 hint="Check the gradient step (W -= lr * dW) and train for more steps.")
 
 
+def _standardize_case(answer: Any, x: np.ndarray, what: str | None = None) -> None:
+    name = what or f"standardize({x.tolist()})"
+    result = call_student(answer, x.astype(np.float32), name="standardize")
+    if result is None:
+        raise Wrong("standardize(...) returned None.", hint="End the function with return ... .")
+    got = expect_array(result, shape=x.shape, name=name).astype(np.float64)
+    population = (x - x.mean()) / x.std()
+    sample = (x - x.mean()) / x.std(ddof=1)  # either spread is fine: both centre and scale the data
+    if np.allclose(got, population, atol=1e-4) or np.allclose(got, sample, atol=1e-4):
+        return
+    if np.allclose(got, (x - x.min()) / (x.max() - x.min()), atol=1e-4):
+        raise Wrong("That is min-max scaling to [0, 1], not standardization.",
+                    hint="Subtract the mean and divide by the standard deviation.")
+    if np.allclose(got, x - x.mean(), atol=1e-4):
+        raise Wrong("The values are centred but not scaled.", hint="Also divide by the standard deviation.")
+    if np.allclose(got, x / x.std(), atol=1e-4):
+        raise Wrong("The values are scaled but not centred.", hint="Subtract the mean first.")
+    expect_array(got, population, tol=1e-4, name=name)
+
+
+def _hidden_standardize(x: np.ndarray, what: str) -> Any:
+    def hidden_case(answer: Any) -> None:
+        _standardize_case(answer, x, what)
+
+    return hidden_case
+
+
+_HIDDEN_STANDARDIZE = [
+    _hidden_standardize(np.array([-5.0, 0.0, 5.0, 10.0]), "standardize of values below zero"),
+    _hidden_standardize(np.array([1.0, 3.0]), "standardize of two values"),
+    _hidden_standardize(np.random.default_rng(4).normal(50.0, 8.0, 200).round(2), "standardize of 200 values"),
+]
+
+
 @question(
     "03.standardize",
     title="A function standardize(x) returning (x − mean) / std",
     hint="(x - np.mean(x)) / np.std(x): the result has mean 0 and standard deviation 1.",
+    hidden=_HIDDEN_STANDARDIZE,
 )
 def standardize(answer: Any) -> None:
     for x in (np.array([1.0, 2.0, 3.0, 4.0]), np.array([300.0, 310.0, 305.0, 320.0, 302.0])):
-        result = call_student(answer, x.astype(np.float32), name="standardize")
-        if result is None:
-            raise Wrong("standardize(...) returned None.", hint="End the function with return ... .")
-        got = expect_array(result, shape=x.shape, name=f"standardize({x.tolist()})").astype(np.float64)
-        population = (x - x.mean()) / x.std()
-        sample = (x - x.mean()) / x.std(ddof=1)  # either spread is fine: both centre and scale the data
-        if np.allclose(got, population, atol=1e-4) or np.allclose(got, sample, atol=1e-4):
-            continue
-        if np.allclose(got, (x - x.min()) / (x.max() - x.min()), atol=1e-4):
-            raise Wrong("That is min-max scaling to [0, 1], not standardization.",
-                        hint="Subtract the mean and divide by the standard deviation.")
-        if np.allclose(got, x - x.mean(), atol=1e-4):
-            raise Wrong("The values are centred but not scaled.", hint="Also divide by the standard deviation.")
-        if np.allclose(got, x / x.std(), atol=1e-4):
-            raise Wrong("The values are scaled but not centred.", hint="Subtract the mean first.")
-        expect_array(got, population, tol=1e-4, name=f"standardize({x.tolist()})")
+        _standardize_case(answer, x)

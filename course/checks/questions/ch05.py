@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, expect_array, expect_number, reject_slips
-from course.checks.catalog import question
+from course.checks.catalog import RESULT, question
 
 # Known slips are matched within 0.1 % of the slip (purely relative: several targets are far below 1).
 _REL = 1e-3
@@ -18,6 +18,7 @@ _REL = 1e-3
     "05.xor",
     title="Predictions of the hidden-layer network on the four XOR inputs",
     hint="Round the network's outputs for (0,0), (0,1), (1,0), (1,1) to 0 or 1: XOR is 0, 1, 1, 0.",
+    kind=RESULT,
 )
 def xor(answer: Any) -> str:
     array = expect_array(answer, name="the XOR predictions").astype(np.float64).reshape(-1)
@@ -121,6 +122,7 @@ def dropout_scale(answer: Any) -> str:
     "05.sine_fit",
     title="Test MSE of the 1-5-3-1 network and of the straight line on the noisy sine",
     hint="Pass (network MSE, line MSE); the noise alone has variance 0.01, a straight line cannot follow the sine.",
+    kind=RESULT,
 )
 def sine_fit(answer: Any) -> str:
     array = expect_array(answer, shape=(2,), name="(network MSE, line MSE)").astype(np.float64)
@@ -145,6 +147,7 @@ def sine_fit(answer: Any) -> str:
     "05.takeoff_mae",
     title="Mean absolute error of the take-off model on the test set, in metres",
     hint="np.mean(np.abs(predicted - true)) over the test set, in metres (not normalized units).",
+    kind=RESULT,
 )
 def takeoff_mae(answer: Any) -> str:
     value = expect_number(answer, 15.0, tol=1e12, name="the mean absolute error")

@@ -1,5 +1,6 @@
 """Chapter 06 (convolutional networks): output sizes, a convolution and a max pooling by hand, the
-curve-detector response, the size of the classic network's layers, and the accuracy it reached."""
+curve-detector response, the size of the classic network's layers, and the accuracy it reached (a chapter
+result)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from course.checks.authoring import (
     reject_slips,
     to_array,
 )
-from course.checks.catalog import question
+from course.checks.catalog import RESULT, question
 
 # The classic 5x5 binary image and 3x3 filter (the "convolved feature" example of the CNN intro tutorials).
 CLASSIC_IMAGE = np.array(
@@ -44,6 +45,13 @@ SIZE_CASES = [
     ((7, 3, 0, 2), 3),
     ((227, 11, 0, 4), 55),  # AlexNet's first layer
     ((7, 7, 0, 1), 1),
+]
+# Hidden cases, run only when an instructor grades: a ResNet stem, a stride that does not divide evenly (the
+# remainder is dropped, as TensorFlow does), and the smallest input.
+HIDDEN_SIZE_CASES = [
+    ((224, 7, 3, 2), 112),
+    ((28, 3, 0, 2), 13),
+    ((1, 1, 0, 1), 1),
 ]
 
 
@@ -74,10 +82,24 @@ def output_size(answer: Any) -> str:
                 hint=hints.get(value, "O = (W - K + 2P) / S + 1 with W=5, K=3, P=1, S=2."))
 
 
+def _hidden_size(case: tuple[int, int, int, int], expected: int) -> Any:
+    def hidden_case(answer: Any) -> None:
+        call = "conv_output_size({}, {}, {}, {})".format(*case)
+        value = call_student(answer, *case, name="conv_output_size")
+        if value is None:
+            raise Wrong(f"{call} returned None.", hint="Did you forget the `return` statement?")
+        value = _integer(value, call)
+        if value != expected:
+            raise Wrong(f"{call} returned {value}; expected {expected}.", hint="O = (W - K + 2P) // S + 1.")
+
+    return hidden_case
+
+
 @question(
     "06.output_size_fn",
     title="A function conv_output_size(W, K, P, S)",
     hint="Return (W - K + 2 * P) // S + 1.",
+    hidden=[_hidden_size(case, expected) for case, expected in HIDDEN_SIZE_CASES],
 )
 def output_size_fn(answer: Any) -> str:
     got = []
@@ -202,6 +224,7 @@ def conv1_params(answer: Any) -> str:
     "06.test_accuracy",
     title="The classic CNN's test accuracy",
     hint="Pass the test accuracy as a fraction between 0 and 1, e.g. model.evaluate(...) or np.mean(pred == y).",
+    kind=RESULT,
 )
 def test_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.5, tol=float("inf"), name="accuracy")
