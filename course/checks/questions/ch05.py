@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, expect_array, expect_number, reject_slips
+from course.checks.authoring import Wrong, close, expect_array, expect_number, reject_slips
 from course.checks.catalog import RESULT, question
 
 # Known slips are matched within 0.1 % of the slip (purely relative: several targets are far below 1).
@@ -96,7 +96,11 @@ def lecun_std(answer: Any) -> str:
          "LeCun uses 1 / fan_in, without the 2."),
         *[(float(np.sqrt(2 / (784 + fan_out))), *glorot) for fan_out in (10, 100, 128, 256, 512)],
     ], rel=_REL)
-    expect_number(value, expected, tol=0, rel=1e-3, name="the standard deviation")
+    if close(value, expected, rel=1e-3) and not close(value, expected, rel=1e-4):
+        raise Wrong(f"{value:.6g} is close to the exact value, but not it: it looks rounded, or measured from "
+                    "random weights (section 6 prints such a measurement).",
+                    hint="Compute it from the formula, without rounding: std = sqrt(1 / fan_in).")
+    expect_number(value, expected, tol=0, rel=1e-4, name="the standard deviation")
     return "Right: 1/28 ≈ 0.0357, so a sum of 784 weighted inputs keeps a variance near 1."
 
 
