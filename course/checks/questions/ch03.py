@@ -122,7 +122,7 @@ def _hidden_cost(w: float, b: float, x: list[float], y: list[float], what: str) 
 
 _RNG_X = np.random.default_rng(3).uniform(-5.0, 5.0, 100).round(3)
 _HIDDEN_COST = [
-    _hidden_cost(3.0, -1.0, [2.0], [1.0], "cost on a single point (m = 1)"),
+    _hidden_cost(3.0, -1.0, [2.0], [0.5], "cost on a single point (m = 1)"),
     _hidden_cost(-0.5, 2.0, [-3.0, -1.0, 0.0, 2.0, 8.0], [4.0, 2.0, 2.0, 1.0, -2.0], "cost with a negative slope"),
     _hidden_cost(1.5, 0.25, _RNG_X.tolist(), (1.5 * _RNG_X + 0.3).tolist(), "cost on 100 points near the line"),
 ]
@@ -234,7 +234,7 @@ def _hidden_standardize(x: np.ndarray, what: str) -> Any:
 
 _HIDDEN_STANDARDIZE = [
     _hidden_standardize(np.array([-5.0, 0.0, 5.0, 10.0]), "standardize of values below zero"),
-    _hidden_standardize(np.array([1.0, 3.0]), "standardize of two values"),
+    _hidden_standardize(np.array([2.0, 10.0]), "standardize of two values"),
     _hidden_standardize(np.random.default_rng(4).normal(50.0, 8.0, 200).round(2), "standardize of 200 values"),
 ]
 
