@@ -9,6 +9,19 @@ Authors write a module ``course/checks/questions/chNN.py``::
     def cost_by_hand(answer):
         expect_number(answer, 0.525, tol=1e-3, name="cost")
 
+Two kinds of question (``@question(..., kind=...)``):
+
+- an **exercise** (the default) grades the student's own answer. The chapter checks it in exactly one cell,
+  the one whose answer is still ``None`` when committed; no demonstration cell calls its check, and no earlier
+  cell computes its answer (a test of the notebooks enforces the first two; executing the chapters as
+  committed must record no exercise).
+- a **chapter result** (``kind="result"``) says the chapter's own computation reached its figure (a test
+  accuracy, a fit): the demonstration cell checks it, and progress shows it as "chapter completed".
+
+An exercise may have hidden cases, ``@question(..., hidden=[case, ...])``: callables that take the answer and
+raise ``Wrong`` like a grader. They run only in grading mode (``COURSE_GRADING``), after the grader passed; the
+student sees how many there are, not what they are (they live in this source, which a student can read).
+
 Rules for graders:
 
 - Name the grader after its question (``def cost_by_hand``), so a traceback or a profile says which one it is.
