@@ -36,7 +36,7 @@ def strict_checks() -> bool:
 
 
 def grading_mode() -> bool:
-    """True in a kernel that grades a copy of a notebook (``COURSE_GRADING``, set by the grader)."""
+    """True when ``COURSE_GRADING`` says this kernel grades a copy of a notebook (hidden cases run)."""
     return read(settings.GRADING)
 
 

@@ -9,7 +9,11 @@ scripts/setup.sh --test
 
 export COURSE_DATA_DIR="${COURSE_DATA_DIR:-$PWD/var/data}"
 export COURSE_FAST=1 COURSE_CHECKS_STRICT=1 TF_CPP_MIN_LOG_LEVEL=2 PYTHONUNBUFFERED=1
-export COURSE_PROGRESS_FILE="${COURSE_PROGRESS_FILE:-$PWD/var/test-progress.json}"
+# The chapters' kernels record their checks here. A fresh file every run: the test that follows the
+# notebooks (notebooks-record-no-exercise, in conftest.py) proves from it that executing the chapters as
+# committed records no exercise, only the chapters' own results.
+export COURSE_PROGRESS_FILE="$PWD/var/test-progress.json"
+mkdir -p var && rm -f "$COURSE_PROGRESS_FILE" "$COURSE_PROGRESS_FILE.lock"
 mkdir -p test-artifacts
 
 printf '\033[1m==> %s\033[0m\n' "ruff check"

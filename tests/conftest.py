@@ -4,6 +4,7 @@ packages ship. The test tiers are defined in the repository's root conftest.py (
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,17 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     for name in ("COURSE_DATA_DIR", "COURSE_CHECKS_STRICT", "COURSE_DATA_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _absl_keeps_the_real_stderr():
+    """TensorFlow's absl log handler keeps the stream that was sys.stderr when TensorFlow loaded (then one of
+    pytest's capture files) and closes it whenever logging is reconfigured, as JupyterHub's database set-up
+    does: a later test's output then goes nowhere. Point it at the process's own stderr, which it never closes."""
+    absl = sys.modules.get("absl.logging")
+    if absl is not None:
+        absl.get_absl_handler().python_handler.setStream(sys.__stderr__)
+    yield
 
 
 @pytest.fixture

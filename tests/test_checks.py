@@ -427,3 +427,127 @@ def test_the_questions_manifest_matches_the_registry():
 
     assert manifest.MANIFEST.read_text(encoding="utf-8") == manifest.render(), \
         "course/checks/questions.json is out of date: run python -m course.checks.manifest"
+
+
+# ----------------------------------------------------------------------------------------------- kinds and hidden cases
+
+
+@pytest.fixture
+def kinds(questions):
+    """A chapter result and an exercise with two hidden cases (chapter 99); ``ran`` lists the hidden cases run."""
+    ran: list[int] = []
+
+    @question("99.figure", title="The chapter's figure", kind="result")
+    def _(answer):
+        expect_number(answer, 0.9, tol=0.05, name="accuracy")
+
+    def hidden_one(answer):
+        ran.append(1)
+        expect_number(call_student(answer, -2, name="square"), 4.0, name="square(-2)")
+
+    def hidden_two(answer):
+        ran.append(2)
+        expect_number(call_student(answer, 0.5, name="square"), 0.25, name="square(0.5)")
+
+    @question("99.hidden", title="square(x)", hidden=[hidden_one, hidden_two])
+    def _(answer):
+        expect_number(call_student(answer, 3, name="square"), 9.0, name="square(3)")
+
+    @question("99.buggy_hidden", title="A broken hidden case", hidden=[lambda answer: 1 / 0])
+    def _(answer):
+        return None
+
+    return ran
+
+
+def test_question_kinds_and_hidden_cases_are_declared(kinds):
+    reg = registry()
+    assert reg["99.figure"].kind == "result" and reg["99.figure"].hidden_cases == 0
+    assert reg["99.hidden"].kind == "exercise" and reg["99.hidden"].hidden_cases == 2
+    assert reg["99.number"].kind == "exercise" and reg["99.number"].hidden == ()
+    with pytest.raises(ValueError, match="kind must be one of"):
+        question("99.odd_kind", title="x", kind="bonus")(lambda answer: None)
+    with pytest.raises(ValueError, match="only exercises have hidden cases"):
+        question("99.hidden_result", title="x", kind="result", hidden=[lambda answer: None])(lambda answer: None)
+    with pytest.raises(ValueError, match="callable"):
+        question("99.bad_hidden", title="x", hidden=[3])
+
+
+def test_every_registered_question_has_a_known_kind():
+    reg = registry()
+    assert {q.kind for q in reg.values()} == {"exercise", "result"}
+    for q in reg.values():
+        assert q.hidden_cases == len(q.hidden)
+        assert not (q.hidden and q.kind == "result"), q.id
+    assert sum(1 for q in reg.values() if q.hidden) >= 5  # a handful of exercises have hidden cases
+
+
+def test_a_chapter_result_is_labelled_as_a_figure_reached(kinds, progress_file):
+    reached = check("99.figure", 0.92)
+    assert reached.passed and reached.kind == "result"
+    assert str(reached).startswith("✓ Figure reached: 99.figure") and "Figure reached" in reached._repr_html_()
+    missed = check("99.figure", 0.5)
+    assert not missed.passed and str(missed).startswith("✗ Figure not reached yet: 99.figure")
+    assert str(check("99.number", 0.525)).startswith("✓ Correct: 99.number")
+    entry = recorded(progress_file)["99.figure"]
+    assert (entry["kind"], entry["attempts"], entry["passed"]) == ("result", 2, True)
+    assert recorded(progress_file)["99.number"]["kind"] == "exercise"
+
+
+def test_strict_mode_asserts_chapter_results_too(kinds, monkeypatch):
+    monkeypatch.setenv("COURSE_CHECKS_STRICT", "1")
+    assert check("99.figure", 0.9).passed
+    with pytest.raises(AssertionError, match="Figure not reached yet"):
+        check("99.figure", 0.1)
+
+
+def test_hidden_cases_do_not_run_in_a_students_kernel(kinds, progress_file, monkeypatch):
+    monkeypatch.delenv("COURSE_GRADING", raising=False)
+    feedback = check("99.hidden", lambda x: x * x)
+    assert feedback.passed and kinds == []
+    assert "2 more cases will be checked when your instructor grades this notebook." in feedback.notes
+    assert "Note: 2 more cases will be checked" in str(feedback)
+    wrong_for_negatives = check("99.hidden", lambda x: abs(x) * x)  # only a hidden case can tell
+    assert wrong_for_negatives.passed and kinds == []
+    failed = check("99.hidden", lambda x: x + x)
+    assert not failed.passed and not any("more case" in note for note in failed.notes)
+    assert not any("case" in note for note in check("99.number", 0.525).notes)  # no hidden cases: no note
+
+
+def test_hidden_cases_run_when_an_instructor_grades(kinds, progress_file, monkeypatch):
+    from course.config import grading_mode
+
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    assert grading_mode() is True
+    feedback = check("99.hidden", lambda x: x * x)
+    assert feedback.passed and kinds == [1, 2]
+    assert feedback.notes == ["The 2 hidden cases passed too."]
+    kinds.clear()
+    caught = check("99.hidden", lambda x: abs(x) * x)
+    assert not caught.passed and caught.status == FAILED and kinds == [1]  # stops at the first failure
+    assert caught.message.startswith("Hidden case 1 of 2: square(-2) = -4")
+    assert recorded(progress_file)["99.hidden"]["passed"] is True  # the first attempt passed
+    kinds.clear()
+    assert not check("99.hidden", lambda x: 2 * x).passed and kinds == []  # the public grader failed first
+    broken = check("99.buggy_hidden", 1)
+    assert broken.status == ERROR and broken.message.startswith("Hidden case 1 of 1: The check itself failed")
+    monkeypatch.setenv("COURSE_GRADING", "false")
+    assert grading_mode() is False
+
+
+def test_call_student_can_forbid_a_library():
+    import tensorflow as tf
+
+    from course.checks.authoring import NUMPY_ONLY
+
+    assert "tensorflow" in NUMPY_ONLY and "keras" in NUMPY_ONLY
+    assert call_student(lambda x: np.max(x), np.arange(4), forbid=NUMPY_ONLY) == 3
+
+    def through_tensorflow(x):
+        return float(tf.reduce_max(x))
+
+    for timeout in (5.0, None):
+        with pytest.raises(Wrong, match=r"uses tensorflow \(line \d+, in through_tensorflow\); .*NumPy only"):
+            call_student(through_tensorflow, np.arange(4), forbid=NUMPY_ONLY, timeout=timeout, name="f")
+    assert sys.getprofile() is None  # the watch is gone after the call
+    assert call_student(through_tensorflow, np.arange(4)) == 3.0  # allowed without forbid

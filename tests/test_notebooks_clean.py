@@ -115,3 +115,78 @@ def test_liveplots_fed_by_hand_are_finished(name):
         finished = {c.func.value.id for c in _calls(tree, attribute="finish") if isinstance(c.func.value, ast.Name)}
         for live in updated & assigned:
             assert live in finished, f"{name}: {live}.update(...) without {live}.finish() (or `with LivePlot(...)`)"
+
+
+# --- graded checks: each exercise once, in the cell with its placeholder -------------------------------------
+
+
+def _check_calls(name: str) -> list[tuple[int, ast.Call, ast.Module]]:
+    """(code cell number, the call, the cell's syntax tree) of every `check(...)` call of a chapter."""
+    return [(number, call, tree) for number, (_, tree) in enumerate(_code_cells(name))
+            for call in _calls(tree, function="check")]
+
+
+def _question_id(name: str, number: int, call: ast.Call) -> str:
+    first = call.args[0] if call.args else None
+    assert isinstance(first, ast.Constant) and isinstance(first.value, str), \
+        f"{name}, code cell {number}: check(...) must name its question with a literal string"
+    return first.value
+
+
+def _assigned_none(tree: ast.Module) -> set[str]:
+    """Names the cell sets to None (`answer = None  # YOUR CODE HERE`): its placeholders."""
+    return {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant) and node.value.value is None
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
+def _registry() -> dict:
+    from course.checks import registry
+
+    return registry()
+
+
+def test_the_registry_has_questions_of_these_chapters_only():
+    assert {q.chapter for q in _registry().values()} <= {name[:2] for name in CHAPTERS}
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_notebook_and_registry_ids_match_one_to_one(name):
+    """Every check(...) names a registered question of its own chapter; every registered question is checked."""
+    chapter = name[:2]
+    checked = {_question_id(name, number, call) for number, call, _ in _check_calls(name)}
+    registered = {qid for qid, q in _registry().items() if q.chapter == chapter}
+    assert not checked - registered, f"{name} checks ids the registry lacks: {sorted(checked - registered)}"
+    assert not registered - checked, f"registered ids no cell of {name} checks: {sorted(registered - checked)}"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_each_exercise_is_checked_once_in_the_cell_with_its_placeholder(name):
+    """An exercise is checked in exactly one code cell, whose answer is a name that cell sets to None.
+
+    So executing the chapter as committed records nothing for it; demonstrations print their figures, assert
+    them, or check a chapter result (kind "result"), which may be checked wherever the chapter computes it.
+    """
+    registry = _registry()
+    cells: dict[str, set[int]] = {}
+    for number, call, tree in _check_calls(name):
+        qid = _question_id(name, number, call)
+        cells.setdefault(qid, set()).add(number)
+        if qid not in registry or registry[qid].kind != "exercise":
+            continue
+        answer = call.args[1] if len(call.args) == 2 and not call.keywords else None
+        assert isinstance(answer, ast.Name), \
+            f"{name}, code cell {number}: check({qid!r}, ...) must pass one placeholder name (answer = None)"
+        assert answer.id in _assigned_none(tree), \
+            f"{name}, code cell {number}: {answer.id} is not set to None in the cell that checks {qid!r}"
+    for qid, numbers in sorted(cells.items()):
+        if qid in registry and registry[qid].kind == "exercise":
+            assert len(numbers) == 1, f"{name}: exercise {qid!r} is checked in code cells {sorted(numbers)}"
+
+
+def test_the_classification_of_the_chapters_questions():
+    """The chapter results: each chapter's own computation reaching its figure (the rest are exercises)."""
+    results = sorted(qid for qid, q in _registry().items() if q.kind == "result")
+    assert results == ["02.pixel_mean", "04.model_accuracy", "05.sine_fit", "05.takeoff_mae", "05.xor",
+                       "06.test_accuracy", "07.hello_prediction", "07.pos_accuracy", "08.graph_nodes",
+                       "09.restored_value", "09.resumed"]

@@ -124,19 +124,73 @@ def test_unwritable_locations_give_a_note(tmp_path):
         os.chmod(readonly, 0o700)
 
 
+def _counts(chapter: str) -> tuple[int, int]:
+    """(exercises, chapter results) of ``chapter`` in the registry."""
+    kinds = [q.kind for q in registry().values() if q.chapter == chapter]
+    return kinds.count("exercise"), kinds.count("result")
+
+
 def test_summary_counts_per_chapter(progress_file):
-    available = sum(1 for q in registry().values() if q.chapter == "00")
+    available = _counts("00")[0]
     empty = progress.summary()
-    assert empty["00"] == {"available": available, "attempted": 0, "passed": 0}
+    assert empty["00"] == {"available": available, "attempted": 0, "passed": 0,
+                           "results": {"available": 0, "reached": 0, "completed": False}}
     progress.record_attempt("00.tensorflow_version", False)
     progress.record_attempt("00.tensorflow_version", True)
     progress.record_attempt("97.retired_one", False)  # no longer in the registry: still counted
     progress.record_attempt("97.retired_two", True)
     s = progress.summary()
-    assert s["00"] == {"available": available, "attempted": 1, "passed": 1}
-    assert s["97"] == {"available": 0, "attempted": 2, "passed": 1}
+    assert s["00"]["available"] == available and s["00"]["attempted"] == 1 and s["00"]["passed"] == 1
+    assert s["97"] == {"available": 0, "attempted": 2, "passed": 1,
+                       "results": {"available": 0, "reached": 0, "completed": False}}
     assert list(s) == sorted(s)
     assert progress.summary(progress_file) == s
+
+
+def test_every_entry_records_its_kind(progress_file):
+    assert registry()["06.test_accuracy"].kind == "result"
+    progress.record_attempt("06.test_accuracy", True)
+    progress.record_attempt("06.max_pool", False)
+    progress.record_attempt("97.retired", True)  # not in the registry: an exercise
+    progress.record_attempt("98.told", True, kind="result")
+    recorded = entries(progress_file)
+    assert {qid: e["kind"] for qid, e in recorded.items()} == {
+        "06.test_accuracy": "result", "06.max_pool": "exercise", "97.retired": "exercise", "98.told": "result"}
+    assert check("05.lecun_std", 1 / 28).passed and check("05.sine_fit", (0.011, 0.2)).passed
+    recorded = entries(progress_file)
+    assert recorded["05.lecun_std"]["kind"] == "exercise" and recorded["05.sine_fit"]["kind"] == "result"
+
+
+def test_a_chapter_result_never_counts_as_an_answered_exercise(progress_file):
+    exercises, results = _counts("05")
+    assert results == 3  # the XOR network, the sine fit and the take-off model: the chapter's own figures
+    for qid in ("05.xor", "05.sine_fit", "05.takeoff_mae"):
+        progress.record_attempt(qid, True)
+    row = progress.summary()["05"]
+    assert row["available"] == exercises and row["attempted"] == 0 and row["passed"] == 0
+    assert row["results"] == {"available": 3, "reached": 3, "completed": True}
+    progress.record_attempt("05.lecun_std", True)
+    progress.record_attempt("06.test_accuracy", False)  # tried, not reached: attempts of a result count nowhere
+    s = progress.summary()
+    assert (s["05"]["attempted"], s["05"]["passed"]) == (1, 1)
+    assert s["06"]["attempted"] == 0 and s["06"]["results"] == {"available": 1, "reached": 0, "completed": False}
+
+
+def test_old_progress_files_without_kinds_still_load(progress_file):
+    """Files written before kinds existed: the registry says which entries are chapter results."""
+    progress_file.parent.mkdir(parents=True)
+    old = {"chapter": "06", "attempts": 1, "passed": True, "first_passed_at": "2025-03-01T10:00:00+00:00",
+           "last_attempt_at": "2025-03-01T10:00:00+00:00"}
+    progress_file.write_text(json.dumps({"version": 1, "questions": {
+        "06.test_accuracy": old, "06.max_pool": old, "96.gone": dict(old, chapter="96")}}))
+    s = progress.summary()
+    assert (s["06"]["attempted"], s["06"]["passed"]) == (1, 1)  # 06.max_pool only
+    assert s["06"]["results"]["reached"] == 1 and s["06"]["results"]["completed"]
+    assert (s["96"]["attempted"], s["96"]["passed"]) == (1, 1)  # unknown and no kind: an exercise
+    progress.record_attempt("06.test_accuracy", True)  # the next attempt writes the kind in
+    recorded = entries(progress_file)
+    assert recorded["06.test_accuracy"]["kind"] == "result" and recorded["06.test_accuracy"]["attempts"] == 2
+    assert "kind" not in recorded["06.max_pool"]  # entries are only touched when attempted
 
 
 def test_format_summary_table(progress_file):
@@ -156,6 +210,30 @@ def test_format_summary_table(progress_file):
     assert len(widths) == 1  # header and rules line up
 
 
+def test_format_summary_shows_exercises_and_chapter_results_apart(progress_file):
+    exercises_05, _ = _counts("05")
+    for qid in ("05.xor", "05.sine_fit", "05.takeoff_mae", "06.test_accuracy"):
+        progress.record_attempt(qid, True)
+    progress.record_attempt("05.lecun_std", False)
+    text = progress.format_summary()
+    lines = text.splitlines()
+    exercises_at = lines.index("Exercises (your own answers)")
+    results_at = next(i for i, line in enumerate(lines) if line.startswith("Figures reached by"))
+    assert exercises_at < results_at
+    exercise_rows = {line.split()[0]: line.split()[1:4] for line in lines[exercises_at:results_at]
+                     if line[:2].isdigit()}
+    assert exercise_rows["05"] == [str(exercises_05), "1", "0"]  # the three results are not answers
+    assert exercise_rows["06"][1:] == ["0", "0"]
+    assert "02" not in exercise_rows or exercise_rows["02"][1:] == ["0", "0"]
+    result_rows = {line.split()[0]: line[8:].strip() for line in lines[results_at + 1:] if line[:2].isdigit()}
+    assert result_rows["05"] == "chapter completed (figures reached 3 of 3)"
+    assert result_rows["06"] == "chapter completed (figures reached 1 of 1)"
+    assert result_rows["04"] == "figures reached 0 of 1"
+    assert "00" not in result_rows  # chapter 00 has no chapter result
+    total = next(line for line in lines if line.startswith("Total")).split()
+    assert total[2:4] == ["1", "0"]  # one exercise attempted, none passed: results are not in the total
+
+
 def test_format_summary_mentions_a_corrupt_file(progress_file):
     progress_file.parent.mkdir(parents=True)
     progress_file.write_text("{oops")
@@ -171,4 +249,5 @@ def test_main_progress_prints_and_returns_zero(progress_file, capsys):
     assert progress.main_progress(None) == 0
     assert "Total" in capsys.readouterr().out
     assert progress.main_progress(types.SimpleNamespace(json=True, path=str(progress_file))) == 0
-    assert json.loads(capsys.readouterr().out)["00"]["passed"] == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["00"]["passed"] == 1 and data["06"]["results"] == {"available": 1, "reached": 0, "completed": False}

@@ -9,13 +9,28 @@ Authors write a module ``course/checks/questions/chNN.py``::
     def cost_by_hand(answer):
         expect_number(answer, 0.525, tol=1e-3, name="cost")
 
+Two kinds of question (``@question(..., kind=...)``):
+
+- an **exercise** (the default) grades the student's own answer. The chapter checks it in exactly one cell,
+  the one whose answer is still ``None`` when committed; no demonstration cell calls its check, and no earlier
+  cell computes its answer (a test of the notebooks enforces the first two; executing the chapters as
+  committed must record no exercise).
+- a **chapter result** (``kind="result"``) says the chapter's own computation reached its figure (a test
+  accuracy, a fit): the demonstration cell checks it, and progress shows it as "chapter completed".
+
+An exercise may have hidden cases, ``@question(..., hidden=[case, ...])``: callables that take the answer and
+raise ``Wrong`` like a grader. They run only in grading mode (``COURSE_GRADING``), after the grader passed; the
+student sees how many there are, not what they are (they live in this source, which a student can read).
+
 Rules for graders:
 
 - Name the grader after its question (``def cost_by_hand``), so a traceback or a profile says which one it is.
 - Return None (or a short string, shown on success) when the answer is right; raise
   ``Wrong(message, hint=...)`` when it is not. Any other exception is reported as "the check itself failed".
 - Graders never see ``None``: ``check()`` answers "not answered yet" itself.
-- Call student functions and models only through ``call_student`` (timeout, one-line errors).
+- Call student functions and models only through ``call_student`` (timeout, one-line errors). An exercise
+  that says "NumPy only" passes ``forbid=NUMPY_ONLY``: a function that calls TensorFlow (or another array
+  library) is then refused, whatever names it uses for it.
 - Import TensorFlow lazily, inside the grader (``sys.modules.get("tensorflow")`` first): loading the
   question modules must not import it. This module never does; tensors convert via their ``.numpy()``.
 - Compare numbers with ``close(value, target, tol=..., rel=...)`` (the tolerance ``expect_number`` uses), and
@@ -29,6 +44,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import threading
 import traceback
 import warnings
@@ -306,10 +322,68 @@ def expect_array(
     return array
 
 
-def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "your function", **kwargs: Any) -> Any:
+NUMPY_ONLY = ("tensorflow", "keras", "tf_keras", "tensorboard", "torch", "jax", "scipy", "skimage", "sklearn")
+"""Libraries an exercise that says "NumPy only" refuses (``call_student(..., forbid=NUMPY_ONLY)``)."""
+
+
+class _Watch:
+    """A profile function that notes the first call into a forbidden library while a student's function runs.
+
+    It sees Python calls (the module of the called code) and C calls (the module of the C function), so an alias
+    (``from tensorflow import nn as numpy``) or a helper function does not hide the library.
+    """
+
+    def __init__(self, forbid: tuple[str, ...]):
+        self.forbid = frozenset(forbid)
+        self.used: str | None = None
+
+    def _forbidden(self, module: str) -> bool:
+        return module.split(".", 1)[0] in self.forbid
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        if self.used is None and event in ("call", "c_call"):
+            try:
+                self._note(frame, event, arg)
+            except Exception:  # noqa: BLE001  (a profile function that raises would stop profiling)
+                pass
+
+    def _note(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            module = frame.f_globals.get("__name__") or ""
+            caller = frame.f_back
+        elif event == "c_call":
+            module = getattr(arg, "__module__", None) or type(getattr(arg, "__self__", None)).__module__ or ""
+            caller = frame
+        if not isinstance(module, str) or not self._forbidden(module):
+            return
+        while caller is not None and self._forbidden(caller.f_globals.get("__name__") or ""):
+            caller = caller.f_back
+        where = f" (line {caller.f_lineno}, in {caller.f_code.co_name})" if caller is not None else ""
+        self.used = f"{module.split('.', 1)[0]}{where}"
+
+
+def _watched(fn: Any, watch: _Watch | None) -> Any:
+    if watch is None:
+        return fn
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        previous = sys.getprofile()
+        sys.setprofile(watch)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.setprofile(previous)
+
+    return run
+
+
+def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "your function",
+                 forbid: tuple[str, ...] = (), **kwargs: Any) -> Any:
     """Call a student's function and return its result; a raise or a call over ``timeout`` s becomes ``Wrong``.
 
     The call runs in a daemon thread; on timeout we stop waiting (Python cannot stop the thread itself).
+    ``forbid`` names top-level packages the function must not use (e.g. ``NUMPY_ONLY``): a call into one of
+    them during the call is ``Wrong``, even when the result is right.
     """
     if fn is None:
         raise _not_answered(name)
@@ -318,16 +392,20 @@ def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "
             f"{name} should be a function, but it is {describe(fn)}.",
             hint="Pass the function itself, without calling it: check(..., my_fn) rather than check(..., my_fn()).",
         )
+    watch = _Watch(tuple(forbid)) if forbid else None
+    call = _watched(fn, watch)
     if timeout is None:
         try:
-            return fn(*args, **kwargs)
+            value = call(*args, **kwargs)
         except Exception as exc:
             raise _raised(exc, name) from None
+        _refuse_forbidden(watch, name)
+        return value
     box: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            box["value"] = fn(*args, **kwargs)
+            box["value"] = call(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001  (SystemExit in student code is still just a failure)
             box["error"] = exc
 
@@ -341,9 +419,20 @@ def call_student(fn: Any, *args: Any, timeout: float | None = 5.0, name: str = "
             "than the exercise needs. It may still be running in the background: restart the kernel if things "
             "get slow.",
         )
+    _refuse_forbidden(watch, name)
     if "error" in box:
         raise _raised(box["error"], name) from None
     return box.get("value")
+
+
+def _refuse_forbidden(watch: _Watch | None, name: str) -> None:
+    if watch is not None and watch.used is not None:
+        library = watch.used.split(" ", 1)[0]
+        raise Wrong(
+            f"{name} uses {watch.used}; this exercise asks for NumPy only.",
+            hint=f"Write it with NumPy operations (reshape, max, sum, ...) instead of {library}: the point is to see "
+            "what the library does for you.",
+        )
 
 
 def _raised(exc: BaseException, name: str) -> Wrong:

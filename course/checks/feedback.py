@@ -11,6 +11,8 @@ ERROR = "error"  # the grader itself broke: a bug in the course, reported as a f
 UNANSWERED = "unanswered"  # the answer is still None
 UNKNOWN = "unknown"  # no question with that id
 
+RESULT = "result"  # the kind of a chapter result (course.checks.catalog.RESULT): its own labels below
+
 _STYLE = {
     # status: (symbol, label, accent colour, background)
     PASSED: ("✓", "Correct", "#2e7d32", "#e8f5e9"),
@@ -19,11 +21,16 @@ _STYLE = {
     UNKNOWN: ("✗", "Unknown question", "#c62828", "#fdecea"),
     UNANSWERED: ("…", "Not answered yet", "#8d6e00", "#fff8e1"),
 }
+# A chapter result is the chapter's own figure, not an answer: it is "reached", not "correct".
+_RESULT_LABELS = {PASSED: "Figure reached", FAILED: "Figure not reached yet"}
 
 
 @dataclass
 class Feedback:
-    """What ``check()`` returns. ``passed`` is True only for a correct answer; ``bool(feedback)`` agrees."""
+    """What ``check()`` returns. ``passed`` is True only for a correct answer; ``bool(feedback)`` agrees.
+
+    ``kind`` is the question's kind ("exercise" or "result"); a chapter result is labelled "Figure reached".
+    """
 
     question_id: str
     title: str
@@ -31,6 +38,7 @@ class Feedback:
     message: str
     hint: str | None = None
     notes: list[str] = field(default_factory=list)
+    kind: str = "exercise"
 
     @property
     def passed(self) -> bool:
@@ -41,6 +49,8 @@ class Feedback:
 
     def _heading(self) -> str:
         label = _STYLE[self.status][1]
+        if self.kind == RESULT:
+            label = _RESULT_LABELS.get(self.status, label)
         name = f"{self.question_id} · {self.title}" if self.title else self.question_id
         return f"{label}: {name}"
 

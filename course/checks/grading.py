@@ -14,7 +14,7 @@ from course.checks.catalog import Question, load_errors, registry
 from course.checks.describe import describe, short
 from course.checks.feedback import ERROR, FAILED, PASSED, UNANSWERED, UNKNOWN, Feedback
 from course.checks.progress import record_attempt
-from course.config import strict_checks
+from course.config import grading_mode, strict_checks
 
 
 def check(question_id: str, answer: Any = None) -> Feedback:
@@ -26,7 +26,7 @@ def check(question_id: str, answer: Any = None) -> Feedback:
     feedback = _grade(question_id, answer)
     if feedback.status in (PASSED, FAILED, ERROR):
         live = reporting.enabled()
-        feedback.notes.extend(record_attempt(question_id, feedback.passed, outbox=live))
+        feedback.notes.extend(record_attempt(question_id, feedback.passed, kind=feedback.kind, outbox=live))
         if live:
             reporting.report_soon()
     if strict_checks() and answer is not None and not feedback.passed:
@@ -49,25 +49,46 @@ def _grade(question_id: Any, answer: Any) -> Feedback:
         return _unknown(question_id, questions)
     if answer is None:
         return Feedback(q.id, q.title, UNANSWERED, "Your answer is still None.",
-                        hint="Replace None with your answer, then run the cell again.")
+                        hint="Replace None with your answer, then run the cell again.", kind=q.kind)
+    result, failed = _run(q, q.grader, answer)
+    if failed is not None:
+        return failed
+    message = result if isinstance(result, str) and result.strip() else "Correct, well done!"
+    notes: list[str] = []
+    if q.hidden:
+        n = len(q.hidden)
+        if grading_mode():
+            for i, case in enumerate(q.hidden, 1):
+                _, failed = _run(q, case, answer, prefix=f"Hidden case {i} of {n}: ")
+                if failed is not None:
+                    return failed
+            notes.append("The hidden case passed too." if n == 1 else f"The {n} hidden cases passed too.")
+        else:
+            more = "1 more case" if n == 1 else f"{n} more cases"
+            notes.append(f"{more} will be checked when your instructor grades this notebook.")
+    return Feedback(q.id, q.title, PASSED, message, notes=notes, kind=q.kind)
+
+
+def _run(q: Question, grader: Any, answer: Any, prefix: str = "") -> tuple[Any, Feedback | None]:
+    """Call one grader (the public one or a hidden case): (what it returned, None) when it passed, else
+    (None, the feedback to show)."""
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            result = q.grader(answer)
+            return grader(answer), None
     except Wrong as wrong:
-        return Feedback(q.id, q.title, FAILED, wrong.message, hint=wrong.hint or q.hint)
+        return None, Feedback(q.id, q.title, FAILED, prefix + wrong.message, hint=wrong.hint or q.hint, kind=q.kind)
     except Exception as exc:  # a bug in the grader: report it, never show a traceback
         text = " ".join(str(exc).split())[:200]
-        return Feedback(
+        return None, Feedback(
             q.id,
             q.title,
             ERROR,
-            f"The check itself failed ({type(exc).__name__}: {text}). This is a problem in the course, "
+            f"{prefix}The check itself failed ({type(exc).__name__}: {text}). This is a problem in the course, "
             "not necessarily in your answer.",
             hint=f"Tell your instructor, mentioning the question id {q.id!r}.",
+            kind=q.kind,
         )
-    message = result if isinstance(result, str) and result.strip() else "Correct, well done!"
-    return Feedback(q.id, q.title, PASSED, message)
 
 
 def _unknown(question_id: str, questions: dict[str, Question]) -> Feedback:

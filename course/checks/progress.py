@@ -2,8 +2,12 @@
 
 The file (``course.config.progress_path()``) looks like::
 
-    {"version": 1, "questions": {"03.cost_by_hand": {"chapter": "03", "attempts": 2, "passed": true,
-      "first_passed_at": "2025-03-01T10:00:00+00:00", "last_attempt_at": "2025-03-01T10:02:00+00:00"}}}
+    {"version": 1, "questions": {"03.cost_by_hand": {"chapter": "03", "kind": "exercise", "attempts": 2,
+      "passed": true, "first_passed_at": "2025-03-01T10:00:00+00:00", "last_attempt_at": "2025-03-01T10:02:00+00:00"}}}
+
+``kind`` is "exercise" (the student's own answer) or "result" (the chapter's own figure, e.g. a test accuracy);
+files written before kinds existed have none, and the registry supplies it. The summaries keep the two apart:
+a chapter result never counts as an answered exercise.
 
 Every update holds an exclusive ``flock`` on ``progress.json.lock`` beside it and replaces the file
 atomically (temp file in the same folder, fsync, ``os.replace``), so kernels writing at once never
@@ -26,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from course.checks.catalog import registry
+from course.checks.catalog import EXERCISE, RESULT, registry
 from course.config import progress_path
 
 try:
@@ -126,15 +130,26 @@ def _move_aside(p: Path) -> Path:
     return target
 
 
+def kind_of(question_id: str, entry: dict[str, Any] | None = None) -> str:
+    """The kind of ``question_id``: the registry's, else the one recorded in ``entry``, else "exercise"."""
+    q = registry().get(question_id)
+    if q is not None:
+        return q.kind
+    recorded = entry.get("kind") if isinstance(entry, dict) else None
+    return recorded if recorded in (EXERCISE, RESULT) else EXERCISE
+
+
 def record_attempt(question_id: str, passed: bool, path: str | os.PathLike | None = None, *,
-                   outbox: bool = False) -> list[str]:
+                   kind: str | None = None, outbox: bool = False) -> list[str]:
     """Count one attempt at ``question_id``; returns notes for the student (empty when all went well).
 
-    With ``outbox``, the attempt also waits in the file's outbox for the hub's gradebook. Never raises: an
-    unwritable folder gives the note that progress could not be saved.
+    ``kind`` ("exercise" or "result") is recorded with the entry; by default the registry's. With ``outbox``,
+    the attempt also waits in the file's outbox for the hub's gradebook. Never raises: an unwritable folder
+    gives the note that progress could not be saved.
     """
     p = _path(path)
     notes: list[str] = []
+    kind = kind or kind_of(question_id)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         with _locked(p):
@@ -150,6 +165,7 @@ def record_attempt(question_id: str, passed: bool, path: str | os.PathLike | Non
                 question_id,
                 {"chapter": question_id.split(".", 1)[0], "attempts": 0, "passed": False, "first_passed_at": None},
             )
+            entry["kind"] = kind
             entry["attempts"] += 1
             entry["last_attempt_at"] = now
             if passed and not entry.get("passed"):
@@ -212,26 +228,46 @@ def _why(exc: OSError, p: Path) -> str:
 # --------------------------------------------------------------------------------------------- summaries
 
 
-def summary(path: str | os.PathLike | None = None) -> dict[str, dict[str, int]]:
-    """Per chapter: ``{"03": {"available": 4, "attempted": 2, "passed": 1}}``, chapters in order.
+def summary(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """Per chapter, in order: the exercises and, apart from them, the chapter results::
 
-    ``available`` counts the questions in the registry; attempted/passed count recorded questions.
-    An unreadable progress file counts as no attempts.
+        {"05": {"available": 6, "attempted": 2, "passed": 1,
+                "results": {"available": 3, "reached": 3, "completed": True}}}
+
+    ``available``/``attempted``/``passed`` count exercises only (questions in the registry; recorded ones);
+    ``results`` counts the chapter's own figures: ``reached`` of ``available``, ``completed`` when all are.
+    A chapter result never counts as an answered exercise. An unreadable progress file counts as no attempts.
     """
     try:
         recorded = load(path)["questions"]
     except (CorruptProgress, OSError):
         recorded = {}
-    table: dict[str, dict[str, int]] = {}
-    for q in registry().values():
-        table.setdefault(q.chapter, {"available": 0, "attempted": 0, "passed": 0})["available"] += 1
+    table: dict[str, dict[str, Any]] = {}
+
+    def row(chapter: str) -> dict[str, Any]:
+        return table.setdefault(chapter, {"available": 0, "attempted": 0, "passed": 0,
+                                          "results": {"available": 0, "reached": 0, "completed": False}})
+
+    questions = registry()
+    for q in questions.values():
+        if q.kind == RESULT:
+            row(q.chapter)["results"]["available"] += 1
+        else:
+            row(q.chapter)["available"] += 1
     for qid, entry in recorded.items():
         chapter = str(entry.get("chapter") or qid.split(".", 1)[0])
-        row = table.setdefault(chapter, {"available": 0, "attempted": 0, "passed": 0})
+        counts = row(chapter)
+        if kind_of(qid, entry) == RESULT:
+            if entry.get("passed"):
+                counts["results"]["reached"] += 1
+            continue
         if entry.get("attempts", 0) > 0:
-            row["attempted"] += 1
+            counts["attempted"] += 1
         if entry.get("passed"):
-            row["passed"] += 1
+            counts["passed"] += 1
+    for counts in table.values():
+        results = counts["results"]
+        results["completed"] = results["available"] > 0 and results["reached"] >= results["available"]
     return {chapter: table[chapter] for chapter in sorted(table)}
 
 
@@ -243,7 +279,7 @@ def _bar(done: int, total: int, width: int = 10) -> str:
 
 
 def format_summary(path: str | os.PathLike | None = None) -> str:
-    """A plain-text table of :func:`summary`, one row per chapter, plus a total."""
+    """Plain text of :func:`summary`: the exercises per chapter with a total, then the chapter results apart."""
     p = _path(path)
     rows = summary(p)
     lines = [f"Progress ({p})", ""]
@@ -255,9 +291,11 @@ def format_summary(path: str | os.PathLike | None = None) -> str:
     except OSError as exc:
         problem = f"The progress file cannot be read ({type(exc).__name__}: {exc.strerror or exc})."
     header = f"{'Chapter':<8} {'Questions':>9} {'Attempted':>9} {'Passed':>6}  Passed/questions"
-    lines += [header, "-" * len(header)]
+    lines += ["Exercises (your own answers)", header, "-" * len(header)]
     totals = {"available": 0, "attempted": 0, "passed": 0}
     for chapter, row in rows.items():
+        if not (row["available"] or row["attempted"] or row["passed"]):
+            continue  # a chapter with chapter results only
         for key in totals:
             totals[key] += row[key]
         lines.append(
@@ -269,9 +307,16 @@ def format_summary(path: str | os.PathLike | None = None) -> str:
         f"{'Total':<8} {totals['available']:>9} {totals['attempted']:>9} {totals['passed']:>6}  "
         f"{_bar(totals['passed'], totals['available'])}"
     )
+    results = {chapter: row["results"] for chapter, row in rows.items() if row["results"]["available"]
+               or row["results"]["reached"]}
+    if results:
+        lines += ["", "Figures reached by the chapters' own runs (chapter results, not answers)"]
+        for chapter, r in results.items():
+            figures = f"figures reached {r['reached']} of {r['available']}"
+            lines.append(f"{chapter:<8} {'chapter completed (' + figures + ')' if r['completed'] else figures}")
     if problem:
         lines += ["", problem]
-    elif totals["attempted"] == 0:
+    elif totals["attempted"] == 0 and not any(r["reached"] for r in results.values()):
         lines += ["", "Nothing attempted yet: open a notebook and run its check(...) cells to record progress."]
     return "\n".join(lines)
 

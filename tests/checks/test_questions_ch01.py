@@ -17,10 +17,17 @@ def _tensors():
     return s, v, m, t
 
 
-def test_shapes_accepts_tensor_shapes_and_tuples():
-    s, v, m, t = _tensors()
-    assert check("01.shapes", [s.shape, v.shape, m.shape, t.shape]).passed
+def test_shapes_accepts_the_shapes_written_out():
     assert check("01.shapes", [(), (3,), (3, 3), (2, 3, 1)]).passed
+    assert check("01.shapes", [[], [3], [3, 3], [2, 3, 1]]).passed
+    assert check("01.shapes", ((), 3, (3, 3), (2, 3, 1))).passed  # a bare number for the vector
+
+
+def test_shapes_refuses_the_shapes_read_from_the_tensors():
+    """What the chapter used to pass itself: the exercise is to work them out (the student compares afterwards)."""
+    s, v, m, t = _tensors()
+    feedback = check("01.shapes", [s.shape, v.shape, m.shape, t.shape])
+    assert not feedback.passed and "TensorShape" in feedback.message and "counting the brackets" in feedback.hint
 
 
 @pytest.mark.parametrize(
@@ -29,7 +36,7 @@ def test_shapes_accepts_tensor_shapes_and_tuples():
         ([(1,), (3,), (3, 3), (2, 3, 1)], "rank 0"),
         ([(), (3,), (3, 3), (2, 3)], "last axis of size 1"),
         ([(), (3,), (9,), (2, 3, 1)], "levels of brackets"),
-        ([(), (3,), (3, 3)], "[s.shape, v.shape, m.shape, t.shape]"),
+        ([(), (3,), (3, 3)], "in the order s, v, m, t"),
     ],
 )
 def test_shapes_wrong_answers_get_hints(answer, hint_part):
@@ -40,7 +47,7 @@ def test_shapes_wrong_answers_get_hints(answer, hint_part):
 
 def test_shapes_rejects_the_tensors_themselves():
     feedback = check("01.shapes", list(_tensors()))
-    assert not feedback.passed and ".shape" in feedback.hint
+    assert not feedback.passed and "the tensor itself" in feedback.message and "as a tuple" in feedback.hint
 
 
 def test_linspace():

@@ -71,16 +71,38 @@ def test_gradient():
 
 
 def test_trained_params():
-    assert check("03.trained_params", (1.4016, 3.4953)).passed
-    assert check("03.trained_params", [tf.Variable(1.40), tf.Variable(3.50)]).passed
-    early = check("03.trained_params", (1.446, 3.365))
-    assert not early.passed and "more steps" in early.hint
-    swapped = check("03.trained_params", (3.5, 1.4))
+    """Exercise 4 trains on new points with the chapter's x: (1, 3), (2, 4), (3, 7), (4, 8), whose line is 1.8x + 1."""
+    assert check("03.trained_params", (1.8016, 0.9953)).passed
+    assert check("03.trained_params", [tf.Variable(1.80), tf.Variable(1.00)]).passed
+    early = check("03.trained_params", (1.806, 0.983))  # 2,000 steps at 0.01: b is still moving
+    assert not early.passed and "still moving" in early.message and "more steps" in early.hint
+    swapped = check("03.trained_params", (1.0, 1.8))
     assert not swapped.passed and "slope first" in swapped.hint
     diverged = check("03.trained_params", (1e8, -3e7))
     assert not diverged.passed and "learning rate" in diverged.hint
     far = check("03.trained_params", (0.0, 0.0))
-    assert not far.passed and "minimum is 0.525" in far.message
+    assert not far.passed and "minimum is 0.1" in far.message
+
+
+@pytest.mark.parametrize("pair", [(1.4, 3.5), (1.4016, 3.4953), (1.4034, 3.4899)])
+def test_trained_params_refuses_the_pairs_the_chapter_computes(pair):
+    """The chapter's own runs (sections 4 and 7) fit the four points: their (W, b) is not the exercise's answer."""
+    feedback = check("03.trained_params", pair)
+    assert not feedback.passed and "chapter's own four points" in feedback.message
+    assert "(1, 3), (2, 4), (3, 7), (4, 8)" in feedback.hint
+
+
+def test_trained_params_accepts_the_students_own_run():
+    """Gradient descent as the chapter writes it, on the new points: 0.1 converges within 2,000 steps."""
+    from course.checks.questions import ch03
+
+    x, y = (a.astype(np.float32) for a in ch03._new_points())
+    W = b = np.float32(0.0)
+    for _ in range(2000):
+        error = W * x + b - y
+        W, b = W - np.float32(0.1) * np.mean(error * x), b - np.float32(0.1) * np.mean(error)
+    assert check("03.trained_params", (W, b)).passed
+    assert ch03._new_line() == pytest.approx((1.8, 1.0))
 
 
 def test_standardize():
@@ -130,15 +152,15 @@ def test_cost_function_accepts_within_one_thousandth_relative():
 
 @pytest.mark.parametrize(
     ("answer", "passed"),
-    [((1.4049, 3.5049), True), ((1.3951, 3.4951), True), ((1.4051, 3.5), False), ((1.4, 3.4949), False)],
+    [((1.8049, 1.0049), True), ((1.7951, 0.9951), True), ((1.8051, 1.0), False), ((1.8, 0.9949), False)],
 )
 def test_trained_params_accepts_within_half_a_hundredth(answer, passed):
     assert check("03.trained_params", answer).passed is passed
 
 
 def test_trained_params_swapped_edge():
-    assert "swapped" in check("03.trained_params", (3.5 - 0.049, 1.4 + 0.049)).message
-    assert "swapped" not in check("03.trained_params", (3.5 - 0.051, 1.4)).message
+    assert "swapped" in check("03.trained_params", (1.0 - 0.049, 1.8 + 0.049)).message
+    assert "swapped" not in check("03.trained_params", (1.0 - 0.051, 1.8)).message
 
 
 @pytest.mark.parametrize("answer", [0.524, 0.526])

@@ -65,6 +65,15 @@ def test_lecun_std():
     assert not glorot.passed and "fan_in only" in glorot.hint
 
 
+def test_lecun_std_refuses_the_measured_and_the_rounded_value():
+    """Section 6 measures the std of LeCun weights (0.0357); the exercise asks for the exact value."""
+    measured = float(tf.keras.initializers.LecunNormal(seed=0)((784, 256)).numpy().std())
+    for near in (measured, 0.0357):
+        feedback = check("05.lecun_std", near)
+        assert not feedback.passed and "without rounding" in feedback.hint
+    assert check("05.lecun_std", 0.035714).passed
+
+
 def test_dropout_scale():
     layer = tf.keras.layers.Dropout(0.5, seed=0)
     out = layer(tf.ones((1, 1000)), training=True).numpy()

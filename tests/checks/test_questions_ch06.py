@@ -115,20 +115,72 @@ def test_curve_response_wrong_answers(answer, part):
 # --- 06.max_pool -------------------------------------------------------------------------------------------
 
 
-def test_max_pool_accepts_numpy_and_tensorflow():
-    assert check("06.max_pool", ch06.POOL_INPUT.reshape(2, 2, 2, 2).max(axis=(1, 3))).passed
+def _numpy_pool(x):
+    h, w = x.shape
+    return x.reshape(h // 2, 2, w // 2, 2).max(axis=(1, 3))
+
+
+def _loop_pool(x):
+    out = np.empty((x.shape[0] // 2, x.shape[1] // 2), dtype=x.dtype)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = x[2 * i:2 * i + 2, 2 * j:2 * j + 2].max()
+    return out
+
+
+@pytest.mark.parametrize("fn", [_numpy_pool, _loop_pool])
+def test_max_pool_accepts_a_numpy_function(fn):
+    assert check("06.max_pool", fn).passed
+
+
+def _tf_pool(x):
+    return tf.nn.max_pool2d(x[None, :, :, None], 2, 2, "VALID").numpy()[0, :, :, 0]
+
+
+def _keras_pool(x):
+    import keras
+
+    return np.asarray(keras.layers.MaxPooling2D(2)(x[None, :, :, None]))[0, :, :, 0]
+
+
+def _tf_under_another_name(x):
+    from tensorflow import nn as numpy_helpers
+
+    return numpy_helpers.max_pool2d(x[None, :, :, None], 2, 2, "VALID").numpy()[0, :, :, 0]
+
+
+@pytest.mark.parametrize("fn", [_tf_pool, _keras_pool, _tf_under_another_name])
+def test_max_pool_refuses_the_librarys_result(fn):
+    """"NumPy only": a function that gives the right numbers through TensorFlow or Keras fails."""
+    np.testing.assert_array_equal(fn(ch06.POOL_INPUT.astype(np.float32)), ch06.POOL_MAX)  # it is right...
+    feedback = check("06.max_pool", fn)
+    assert not feedback.passed and "NumPy only" in feedback.message  # ...and refused
+
+
+def test_max_pool_refuses_an_array_even_the_right_one():
     pooled = tf.nn.max_pool2d(tf.constant(ch06.POOL_INPUT.reshape(1, 4, 4, 1), tf.float32), 2, 2, "VALID")
-    assert check("06.max_pool", pooled).passed
+    for answer in (pooled, pooled.numpy()[0, :, :, 0], ch06.POOL_MAX):
+        feedback = check("06.max_pool", answer)
+        assert not feedback.passed and "pooled 4x4 example itself" in feedback.message
+        assert "max_pool_2x2" in feedback.hint
+    assert "should be your function" in check("06.max_pool", [[1, 2, 3]]).message
+
+
+def test_max_pool_refuses_a_function_that_returns_the_example():
+    feedback = check("06.max_pool", lambda x: ch06.POOL_MAX)
+    assert not feedback.passed and "4x6" in feedback.message
 
 
 def test_max_pool_names_the_slips():
-    average = check("06.max_pool", ch06.POOL_INPUT.reshape(2, 2, 2, 2).mean(axis=(1, 3)))
+    average = check("06.max_pool", lambda x: x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2).mean(axis=(1, 3)))
     assert not average.passed and "average" in average.message
-    stride_one = tf.nn.max_pool2d(tf.constant(ch06.POOL_INPUT.reshape(1, 4, 4, 1), tf.float32), 2, 1, "VALID")
-    overlapping = check("06.max_pool", stride_one.numpy()[0, :, :, 0])
+    overlapping = check("06.max_pool", lambda x: np.array(
+        [[x[i:i + 2, j:j + 2].max() for j in range(x.shape[1] - 1)] for i in range(x.shape[0] - 1)]))
     assert not overlapping.passed and "stride 2" in overlapping.hint
-    wrong = check("06.max_pool", [[6, 8], [3, 3]])
-    assert not wrong.passed
+    transposed = check("06.max_pool", lambda x: _numpy_pool(x).T)
+    assert not transposed.passed and "transposed" in transposed.message
+    nothing = check("06.max_pool", lambda x: None)
+    assert not nothing.passed and "return" in nothing.hint
 
 
 # --- 06.flatten_size and 06.conv1_params -------------------------------------------------------------------

@@ -16,10 +16,15 @@ _NAMES = ["s (483)", "v ([1.1, 2.2, 3.3])", "m (3x3)", "t ([[[2],[4],[6]],[[8],[
 
 
 def _as_shape(value: Any, name: str) -> tuple:
-    if hasattr(value, "as_list"):  # tf.TensorShape
-        value = value.as_list()
+    if hasattr(value, "as_list"):  # tf.TensorShape: read from the tensor, not worked out
+        raise Wrong(
+            f"{name} is a TensorShape, read from the tensor with .shape.",
+            hint="Work the shapes out yourself by counting the brackets, and write them as tuples such as (3,) or "
+                 "(2, 3); then compare with .shape.",
+        )
     if hasattr(value, "shape") and not isinstance(value, (list, tuple)):
-        raise Wrong(f"{name} is {describe(value)}, the tensor itself.", hint="Pass its .shape, not the tensor.")
+        raise Wrong(f"{name} is {describe(value)}, the tensor itself.",
+                    hint="Write its shape as a tuple, e.g. (3,) for a vector of 3 numbers.")
     if isinstance(value, int):
         return (value,)
     if not isinstance(value, (list, tuple)) or not all(isinstance(d, (int, np.integer)) for d in value):
@@ -30,13 +35,14 @@ def _as_shape(value: Any, name: str) -> tuple:
 @question(
     "01.shapes",
     title="Shapes of the scalar, vector, matrix and 3-tensor",
-    hint="A shape lists the length of every axis; a scalar has no axes, so its shape is ().",
+    hint="A shape lists the length of every axis, outermost first (count the brackets); a scalar has no axes, so its "
+         "shape is ().",
 )
 def shapes(answer: Any) -> str:
     if not isinstance(answer, (list, tuple)) or len(answer) != 4:
         raise Wrong(
             f"The answer is {describe(answer)}; expected a list of 4 shapes [s, v, m, t].",
-            hint="Write [s.shape, v.shape, m.shape, t.shape] or the same shapes as tuples.",
+            hint="Write the four shapes as tuples, in the order s, v, m, t: [(...), (...), (...), (...)].",
         )
     for value, want, name in zip(answer, _SHAPES, _NAMES):
         got = _as_shape(value, f"the shape of {name}")

@@ -1,4 +1,5 @@
-"""Chapter 02 (the MNIST data): one-hot encoding, argmax back, pixel statistics and per-class counts."""
+"""Chapter 02 (the MNIST data): one-hot encoding, argmax back, per-class counts, and the chapter's own pixel
+statistics (a chapter result: the data loaded as the course expects)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, call_student, expect_array, expect_number
-from course.checks.catalog import question
+from course.checks.catalog import RESULT, question
 
 _LABELS = [3, 0, 9]
 
@@ -49,6 +50,7 @@ def argmax(answer: Any) -> None:
     "02.pixel_mean",
     title="Mean pixel value of the training images",
     hint="np.mean(ds.train.images) over every pixel of every image; the images are already scaled to [0, 1].",
+    kind=RESULT,
 )
 def pixel_mean(answer: Any) -> str:
     value = expect_number(answer, 0.131, tol=1e12, name="the mean pixel")  # only converts
@@ -61,15 +63,34 @@ def pixel_mean(answer: Any) -> str:
     return "Right: most pixels are black (0), so the mean is small, about 0.13."
 
 
+def _expect_counts(answer: Any, labels: np.ndarray, what: str) -> None:
+    result = call_student(answer, labels.copy(), name="count_classes")
+    expect_array(result, np.bincount(labels, minlength=10), shape=(10,), tol=0, name=f"count_classes({what})")
+
+
+def _hidden_counts(labels: np.ndarray, what: str) -> Any:
+    def hidden_case(answer: Any) -> None:
+        _expect_counts(answer, labels, what)
+
+    return hidden_case
+
+
+_HIDDEN_COUNTS = [
+    _hidden_counts(np.array([], dtype=np.int64), "no labels at all"),
+    _hidden_counts(np.full(5, 9, dtype=np.uint8), "five 9s as uint8, the dtype of the original MNIST files"),
+    _hidden_counts(np.random.default_rng(2).integers(0, 10, 1000), "1,000 random labels"),
+]
+
+
 @question(
     "02.count_classes",
     title="A function that counts the examples of each digit",
     hint="np.bincount(labels, minlength=10) counts every digit, including those that never occur.",
+    hidden=_HIDDEN_COUNTS,
 )
 def count_classes(answer: Any) -> None:
     labels = np.array([0, 1, 1, 9, 9, 9, 4], dtype=np.int64)
-    expected = np.bincount(labels, minlength=10)
-    result = call_student(answer, labels, name="count_classes")
+    result = call_student(answer, labels.copy(), name="count_classes")
     counts = expect_array(result, name="count_classes(labels)")
     if counts.shape == (4,):
         raise Wrong(
@@ -79,6 +100,5 @@ def count_classes(answer: Any) -> None:
     if counts.shape == (7,):
         raise Wrong("count_classes returned one value per example, not one per digit.",
                     hint="Count how often each digit occurs.")
-    expect_array(counts, expected, shape=(10,), tol=0, name="count_classes(labels)")
-    result = call_student(answer, labels[:3], name="count_classes")
-    expect_array(result, np.bincount(labels[:3], minlength=10), shape=(10,), tol=0, name="count_classes(labels[:3])")
+    expect_array(counts, np.bincount(labels, minlength=10), shape=(10,), tol=0, name="count_classes(labels)")
+    _expect_counts(answer, labels[:3], "labels[:3]")

@@ -23,12 +23,32 @@ def _points() -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float64), y.astype(np.float64)
 
 
-@functools.cache
-def _line() -> tuple[float, float]:
-    """(W, b) of the least-squares line through the four points: (1.4, 3.5)."""
-    x, y = _points()
+# Exercise 4 (03.trained_params) trains on new points with the same x, so that its answer is the student's own
+# run: the chapter itself only ever fits the four points above (their line is (1.4, 3.5)).
+NEW_Y = np.array([3.0, 4.0, 7.0, 8.0])
+
+
+def _new_points() -> tuple[np.ndarray, np.ndarray]:
+    """The new points of exercise 4: the chapter's x (1, 2, 3, 4) with y = 3, 4, 7, 8."""
+    return _points()[0], NEW_Y
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(W, b) of the least-squares line through (x, y)."""
     w = float(np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2))
     return w, float(y.mean() - w * x.mean())
+
+
+@functools.cache
+def _line() -> tuple[float, float]:
+    """(W, b) of the least-squares line through the chapter's four points: (1.4, 3.5)."""
+    return _fit(*_points())
+
+
+@functools.cache
+def _new_line() -> tuple[float, float]:
+    """(W, b) of the least-squares line through the new points of exercise 4: (1.8, 1.0)."""
+    return _fit(*_new_points())
 
 
 def _cost(w: float, b: float, x: np.ndarray | None = None, y: np.ndarray | None = None) -> float:
@@ -77,28 +97,50 @@ def cost_by_hand(answer: Any) -> str:
     return "Right: J = 4.2 / 8 = 0.525. No other straight line has a smaller cost on these points."
 
 
+def _cost_case(answer: Any, w: float, b: float, x: np.ndarray, y: np.ndarray, what: str | None = None) -> None:
+    """Call the student's cost(W, b, x, y) on one case (float32 data) and compare with J."""
+    expected = _cost(w, b, x, y)
+    name = what or f"cost({w}, {b}, x, y)"
+    result = call_student(answer, w, b, x.astype(np.float32), y.astype(np.float32), name="cost")
+    if result is None:
+        raise Wrong("cost(...) returned None.", hint="End the function with return ... .")
+    value = expect_number(result, expected, tol=1e12, name=name)
+    if not close(value, expected, **_TOL):
+        _reject_cost_slips(value, expected, len(x))
+        if len(x) != 4:  # the notebook's four points instead of the arguments
+            reject_slips(value, [(_cost(w, b), "cost ignores the x and y it is given.",
+                                  "Use the arguments x and y, not the notebook's global data.")], **_TOL)
+        expect_number(value, expected, name=name, **_TOL)
+
+
+def _hidden_cost(w: float, b: float, x: list[float], y: list[float], what: str) -> Any:
+    def hidden_case(answer: Any) -> None:
+        _cost_case(answer, w, b, np.array(x), np.array(y), what)
+
+    return hidden_case
+
+
+_RNG_X = np.random.default_rng(3).uniform(-5.0, 5.0, 100).round(3)
+_HIDDEN_COST = [
+    _hidden_cost(3.0, -1.0, [2.0], [0.5], "cost on a single point (m = 1)"),
+    _hidden_cost(-0.5, 2.0, [-3.0, -1.0, 0.0, 2.0, 8.0], [4.0, 2.0, 2.0, 1.0, -2.0], "cost with a negative slope"),
+    _hidden_cost(1.5, 0.25, _RNG_X.tolist(), (1.5 * _RNG_X + 0.3).tolist(), "cost on 100 points near the line"),
+]
+
+
 @question(
     "03.cost_function",
     title="A function cost(W, b, x, y) returning J = 1/(2m) Σ (Wx + b − y)²",
     hint="With NumPy: np.sum((W * x + b - y) ** 2) / (2 * len(x)); "
     "with TensorFlow: tf.reduce_mean(tf.square(...)) / 2.",
+    hidden=_HIDDEN_COST,
 )
 def cost_function(answer: Any) -> None:
     x4, y4 = _points()
     cases = [(*_line(), x4, y4), (0.0, 0.0, x4, y4), (2.0, -1.0, x4, y4),
              (0.5, 1.0, np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), np.array([1.0, 0.0, 2.0, 3.0, 1.0, 4.0]))]
     for w, b, x, y in cases:
-        expected = _cost(w, b, x, y)
-        result = call_student(answer, w, b, x.astype(np.float32), y.astype(np.float32), name="cost")
-        if result is None:
-            raise Wrong("cost(...) returned None.", hint="End the function with return ... .")
-        value = expect_number(result, expected, tol=1e12, name=f"cost({w}, {b}, x, y)")
-        if not close(value, expected, **_TOL):
-            _reject_cost_slips(value, expected, len(x))
-            if len(x) == 6:  # the notebook's four points instead of the arguments
-                reject_slips(value, [(_cost(w, b), "cost ignores the x and y it is given.",
-                                      "Use the arguments x and y, not the notebook's global data.")], **_TOL)
-            expect_number(value, expected, name=f"cost({w}, {b}, x, y)", **_TOL)
+        _cost_case(answer, w, b, x, y)
 
 
 @question(
@@ -128,50 +170,81 @@ def gradient(answer: Any) -> str:
 @question(
     "03.trained_params",
     title="W and b after gradient descent",
-    hint="Train until W and b stop changing in the second decimal; the least-squares answer is W = 1.40, b = 3.50.",
+    hint="Train on the new points (x_new, y_new) of exercise 4 until W and b stop changing in the second decimal "
+         "(learning rate 0.1 gets there within 2,000 steps), and pass (W, b).",
 )
 def trained_params(answer: Any) -> str:
     array = expect_array(answer, shape=(2,), name="(W, b)").astype(np.float64)
     w, b = float(array[0]), float(array[1])
-    slope, intercept = _line()
+    x, y = _new_points()
+    slope, intercept = _new_line()
+    old_slope, old_intercept = _line()
     if abs(w - intercept) < 0.05 and abs(b - slope) < 0.05:
         raise Wrong("W and b are swapped.", hint="Pass (W, b): the slope first, then the intercept.")
     if abs(w - slope) < 0.005 and abs(b - intercept) < 0.005:
-        return f"Converged: W = {w:.2f}, b = {b:.2f}, the least-squares line."
+        return (f"Converged: W = {w:.2f}, b = {b:.2f}, the least-squares line of the new points. The same x gives "
+                "the same valley shape, so the same learning rates work as on the chapter's points.")
+    if abs(w - old_slope) < 0.05 and abs(b - old_intercept) < 0.05:
+        raise Wrong(
+            f"(W, b) = ({w:.3f}, {b:.3f}) is the line through the chapter's own four points, trained in sections 4 "
+            "and 7.",
+            hint="Exercise 4 trains on new points with the same x: (1, 3), (2, 4), (3, 7), (4, 8) "
+                 "(x_new, y_new in the notebook). Run gradient_descent on those.",
+        )
     if not np.all(np.isfinite(array)) or abs(w) > 1e3 or abs(b) > 1e3:
         raise Wrong(f"(W, b) = ({w:.4g}, {b:.4g}): training diverged.",
-                    hint="Lower the learning rate (0.01 works for raw x).")
-    cost = _cost(w, b)
-    if cost < 0.6 and abs(b - intercept) > abs(w - slope):
+                    hint="Lower the learning rate: 0.1 is stable here, 0.3 is not.")
+    cost, best = _cost(w, b, x, y), _cost(slope, intercept, x, y)
+    if cost < best + 0.05 and abs(b - intercept) > abs(w - slope):
         raise Wrong(
             f"(W, b) = ({w:.3f}, {b:.3f}) is close (cost {cost:.4f}) but not there yet: b is still moving.",
-            hint="b is the slow direction when x is not centred: run more steps, or centre x (normalization).",
+            hint="b is the slow direction when x is not centred: run more steps, or use the larger learning rate 0.1.",
         )
-    raise Wrong(f"(W, b) = ({w:.3f}, {b:.3f}) is not the minimum; "
-                f"its cost is {cost:.4f}, the minimum is {_min_cost():.4g}.",
-                hint="Check the gradient step (W -= lr * dW) and train for more steps.")
+    raise Wrong(f"(W, b) = ({w:.3f}, {b:.3f}) is not the minimum on the new points; "
+                f"its cost is {cost:.4f}, the minimum is {best:.4g}.",
+                hint="Train on (x_new, y_new) with gradient_descent and check that it ran enough steps.")
+
+
+def _standardize_case(answer: Any, x: np.ndarray, what: str | None = None) -> None:
+    name = what or f"standardize({x.tolist()})"
+    result = call_student(answer, x.astype(np.float32), name="standardize")
+    if result is None:
+        raise Wrong("standardize(...) returned None.", hint="End the function with return ... .")
+    got = expect_array(result, shape=x.shape, name=name).astype(np.float64)
+    population = (x - x.mean()) / x.std()
+    sample = (x - x.mean()) / x.std(ddof=1)  # either spread is fine: both centre and scale the data
+    if np.allclose(got, population, atol=1e-4) or np.allclose(got, sample, atol=1e-4):
+        return
+    if np.allclose(got, (x - x.min()) / (x.max() - x.min()), atol=1e-4):
+        raise Wrong("That is min-max scaling to [0, 1], not standardization.",
+                    hint="Subtract the mean and divide by the standard deviation.")
+    if np.allclose(got, x - x.mean(), atol=1e-4):
+        raise Wrong("The values are centred but not scaled.", hint="Also divide by the standard deviation.")
+    if np.allclose(got, x / x.std(), atol=1e-4):
+        raise Wrong("The values are scaled but not centred.", hint="Subtract the mean first.")
+    expect_array(got, population, tol=1e-4, name=name)
+
+
+def _hidden_standardize(x: np.ndarray, what: str) -> Any:
+    def hidden_case(answer: Any) -> None:
+        _standardize_case(answer, x, what)
+
+    return hidden_case
+
+
+_HIDDEN_STANDARDIZE = [
+    _hidden_standardize(np.array([-5.0, 0.0, 5.0, 10.0]), "standardize of values below zero"),
+    _hidden_standardize(np.array([2.0, 10.0]), "standardize of two values"),
+    _hidden_standardize(np.random.default_rng(4).normal(50.0, 8.0, 200).round(2), "standardize of 200 values"),
+]
 
 
 @question(
     "03.standardize",
     title="A function standardize(x) returning (x − mean) / std",
     hint="(x - np.mean(x)) / np.std(x): the result has mean 0 and standard deviation 1.",
+    hidden=_HIDDEN_STANDARDIZE,
 )
 def standardize(answer: Any) -> None:
     for x in (np.array([1.0, 2.0, 3.0, 4.0]), np.array([300.0, 310.0, 305.0, 320.0, 302.0])):
-        result = call_student(answer, x.astype(np.float32), name="standardize")
-        if result is None:
-            raise Wrong("standardize(...) returned None.", hint="End the function with return ... .")
-        got = expect_array(result, shape=x.shape, name=f"standardize({x.tolist()})").astype(np.float64)
-        population = (x - x.mean()) / x.std()
-        sample = (x - x.mean()) / x.std(ddof=1)  # either spread is fine: both centre and scale the data
-        if np.allclose(got, population, atol=1e-4) or np.allclose(got, sample, atol=1e-4):
-            continue
-        if np.allclose(got, (x - x.min()) / (x.max() - x.min()), atol=1e-4):
-            raise Wrong("That is min-max scaling to [0, 1], not standardization.",
-                        hint="Subtract the mean and divide by the standard deviation.")
-        if np.allclose(got, x - x.mean(), atol=1e-4):
-            raise Wrong("The values are centred but not scaled.", hint="Also divide by the standard deviation.")
-        if np.allclose(got, x / x.std(), atol=1e-4):
-            raise Wrong("The values are scaled but not centred.", hint="Subtract the mean first.")
-        expect_array(got, population, tol=1e-4, name=f"standardize({x.tolist()})")
+        _standardize_case(answer, x)

@@ -6,8 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, expect_array, expect_number, reject_slips, to_array
-from course.checks.catalog import question
+from course.checks.authoring import (
+    NUMPY_ONLY,
+    Wrong,
+    call_student,
+    expect_array,
+    expect_number,
+    reject_slips,
+    to_array,
+)
+from course.checks.catalog import RESULT, question
 
 _LOGITS = np.array([2.0, 1.0, 0.1])
 
@@ -47,32 +55,55 @@ def softmax_probs(answer: Any) -> str:
             "The largest logit gets the largest probability.")
 
 
+def _call_softmax(answer: Any, z: np.ndarray, what: str) -> np.ndarray:
+    result = call_student(answer, z.copy(), name="my_softmax", forbid=NUMPY_ONLY)
+    if result is None:
+        raise Wrong("my_softmax returned None.", hint="End the function with return ... .")
+    return expect_array(result, shape=z.shape, name=what).astype(np.float64)
+
+
+def _hidden_softmax(z: list[list[float]], what: str) -> Any:
+    batch = np.array(z, dtype=np.float32)
+
+    def hidden_case(answer: Any) -> None:
+        got = _call_softmax(answer, batch, what)
+        expect_array(got, _softmax(batch.astype(np.float64)), tol=1e-4, name=what)
+
+    return hidden_case
+
+
+_HIDDEN_SOFTMAX = [
+    _hidden_softmax([[-1000.0, -1001.0, -999.0]], "my_softmax([[-1000, -1001, -999]])"),
+    _hidden_softmax([list(np.linspace(-2.0, 2.5, 10))], "my_softmax of one row of 10 logits"),
+    _hidden_softmax([[0.5, -0.5], [3.0, 3.0], [-2.0, 7.0], [10.0, -10.0]], "my_softmax of 4 rows of 2 logits"),
+]
+
+
 @question(
     "04.softmax_fn",
-    title="A numerically stable softmax(z) over the last axis of a batch",
+    title="A numerically stable softmax(z) over the last axis of a batch, with NumPy",
     hint="Subtract each row's maximum before exp (it does not change the result), then divide by the row sum (axis=-1, "
          "keepdims=True).",
+    hidden=_HIDDEN_SOFTMAX,
 )
 def softmax_fn(answer: Any) -> None:
     batch = np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0], [-1.0, 3.0, 1.0]], dtype=np.float32)
-    result = call_student(answer, batch, name="softmax")
-    if result is None:
-        raise Wrong("softmax returned None.", hint="End the function with return ... .")
-    got = expect_array(result, shape=batch.shape, name="softmax(batch)").astype(np.float64)
+    got = _call_softmax(answer, batch, "my_softmax(batch)")
     if np.allclose(got, np.exp(batch) / np.exp(batch).sum(axis=0, keepdims=True), atol=1e-4):
         raise Wrong("Each column adds up to 1, not each row: the sum runs over the wrong axis.",
                     hint="Sum over axis=-1 (one row per example) with keepdims=True.")
     if abs(got.sum() - 1.0) < 1e-4:
         raise Wrong("The whole batch adds up to 1: the sum ran over every value.",
                     hint="Sum over axis=-1 with keepdims=True, so each row adds up to 1.")
-    expect_array(got, _softmax(batch.astype(np.float64)), tol=1e-4, name="softmax(batch)")
+    expect_array(got, _softmax(batch.astype(np.float64)), tol=1e-4, name="my_softmax(batch)")
     big = np.array([[1000.0, 1001.0, 999.0]], dtype=np.float32)
-    got = to_array(call_student(answer, big, name="softmax"), name="softmax([[1000, 1001, 999]])").astype(np.float64)
+    got = to_array(call_student(answer, big, name="my_softmax", forbid=NUMPY_ONLY),
+                   name="my_softmax([[1000, 1001, 999]])").astype(np.float64)
     if not np.all(np.isfinite(got)):
-        raise Wrong("softmax([[1000, 1001, 999]]) gives NaN: exp(1000) overflows.",
+        raise Wrong("my_softmax([[1000, 1001, 999]]) gives NaN: exp(1000) overflows.",
                     hint="Subtract the row maximum first: exp(z - max(z)) gives the same probabilities without "
                          "overflow.")
-    expect_array(got, _softmax(big.astype(np.float64)), shape=(1, 3), tol=1e-4, name="softmax([[1000, 1001, 999]])")
+    expect_array(got, _softmax(big.astype(np.float64)), shape=(1, 3), tol=1e-4, name="my_softmax([[1000, 1001, 999]])")
 
 
 @question(
@@ -140,6 +171,7 @@ def updates_per_epoch(answer: Any) -> str:
     "04.model_accuracy",
     title="Test accuracy of the single-layer softmax network",
     hint="model.evaluate(x_test, y_test) returns [loss, accuracy]; pass the accuracy as a fraction (0.91, not 91).",
+    kind=RESULT,
 )
 def model_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.9, tol=1e12, name="the test accuracy")

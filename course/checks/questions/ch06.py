@@ -1,5 +1,6 @@
-"""Chapter 06 (convolutional networks): output sizes, a convolution and a max pooling by hand, the
-curve-detector response, the size of the classic network's layers, and the accuracy it reached."""
+"""Chapter 06 (convolutional networks): output sizes, a convolution by hand, a max pooling written with NumPy
+only, the curve-detector response, the size of the classic network's layers, and the accuracy it reached (a
+chapter result)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import (
+    NUMPY_ONLY,
     Wrong,
     call_student,
     expect_array,
@@ -16,7 +18,8 @@ from course.checks.authoring import (
     reject_slips,
     to_array,
 )
-from course.checks.catalog import question
+from course.checks.catalog import RESULT, question
+from course.checks.describe import describe
 
 # The classic 5x5 binary image and 3x3 filter (the "convolved feature" example of the CNN intro tutorials).
 CLASSIC_IMAGE = np.array(
@@ -44,6 +47,13 @@ SIZE_CASES = [
     ((7, 3, 0, 2), 3),
     ((227, 11, 0, 4), 55),  # AlexNet's first layer
     ((7, 7, 0, 1), 1),
+]
+# Hidden cases, run only when an instructor grades: a ResNet stem, a stride that does not divide evenly (the
+# remainder is dropped, as TensorFlow does), and the smallest input.
+HIDDEN_SIZE_CASES = [
+    ((224, 7, 3, 2), 112),
+    ((28, 3, 0, 2), 13),
+    ((1, 1, 0, 1), 1),
 ]
 
 
@@ -74,10 +84,24 @@ def output_size(answer: Any) -> str:
                 hint=hints.get(value, "O = (W - K + 2P) / S + 1 with W=5, K=3, P=1, S=2."))
 
 
+def _hidden_size(case: tuple[int, int, int, int], expected: int) -> Any:
+    def hidden_case(answer: Any) -> None:
+        call = "conv_output_size({}, {}, {}, {})".format(*case)
+        value = call_student(answer, *case, name="conv_output_size")
+        if value is None:
+            raise Wrong(f"{call} returned None.", hint="Did you forget the `return` statement?")
+        value = _integer(value, call)
+        if value != expected:
+            raise Wrong(f"{call} returned {value}; expected {expected}.", hint="O = (W - K + 2P) // S + 1.")
+
+    return hidden_case
+
+
 @question(
     "06.output_size_fn",
     title="A function conv_output_size(W, K, P, S)",
     hint="Return (W - K + 2 * P) // S + 1.",
+    hidden=[_hidden_size(case, expected) for case, expected in HIDDEN_SIZE_CASES],
 )
 def output_size_fn(answer: Any) -> str:
     got = []
@@ -140,24 +164,76 @@ def curve_response(answer: Any) -> str:
                 hint="Only the positions where both the filter and the patch are non-zero contribute.")
 
 
-@question(
-    "06.max_pool",
-    title="2x2 max pooling (stride 2) of the 4x4 example",
-    hint="Split the 4x4 input into four 2x2 blocks and keep the largest value of each.",
-)
-def max_pool(answer: Any) -> str:
-    array = to_array(answer, "pooled")
-    if array.ndim > 2 and array.size == 4:
-        array = array.reshape(2, 2)  # tf.nn.max_pool2d gives (1, 2, 2, 1): accept it
-    if array.shape == (3, 3):
-        raise Wrong("pooled has shape (3, 3): the window moved by 1.",
-                    hint="Use stride 2 so the 2x2 windows do not overlap.")
-    expect_array(array, shape=(2, 2), name="pooled")
-    if np.allclose(array, POOL_AVG):
+def _pool_2x2(x: np.ndarray) -> np.ndarray:
+    h, w = x.shape
+    return x.reshape(h // 2, 2, w // 2, 2).max(axis=(1, 3))
+
+
+def _pool_case(answer: Any, x: np.ndarray, what: str) -> np.ndarray:
+    """Call the student's max_pool_2x2 on a copy of ``x`` (NumPy only) and compare with the 2x2 max pooling."""
+    result = call_student(answer, x.copy(), name="max_pool_2x2", forbid=NUMPY_ONLY)
+    if result is None:
+        raise Wrong(f"{what} returned None.", hint="End the function with return ... .")
+    array = to_array(result, what)
+    want = (x.shape[0] // 2, x.shape[1] // 2)
+    if array.shape != want:
+        if array.shape == (x.shape[0] - 1, x.shape[1] - 1):
+            raise Wrong(f"{what} has shape {array.shape}: the window moved by 1.",
+                        hint="Use stride 2 so the 2x2 windows do not overlap.")
+        raise Wrong(f"{what} has shape {array.shape}; expected {want}, half the height and half the width.",
+                    hint="Return one value per 2x2 block: an (h // 2, w // 2) array for an (h, w) input. Use the "
+                         "input's own shape, not the 4x4 example's.")
+    expect_array(array, dtype_kind="biuf", name=what)
+    if np.allclose(array, x.reshape(want[0], 2, want[1], 2).mean(axis=(1, 3))) and not np.allclose(
+            array, _pool_2x2(x)):
         raise Wrong("That is average pooling.",
                     hint="Max pooling keeps the largest value of each block (np.max, not np.mean).")
-    expect_array(array, POOL_MAX, tol=1e-6, name="pooled")
-    return "Max pooling keeps [[6, 8], [3, 4]]: a quarter of the values, the strongest ones."
+    if want[0] == want[1] and np.allclose(array, _pool_2x2(x).T) and not np.allclose(array, _pool_2x2(x)):
+        raise Wrong(f"{what} is transposed.", hint="Row i, column j of the result is the block x[2i:2i+2, 2j:2j+2].")
+    expect_array(array, _pool_2x2(x), tol=1e-6, name=what)
+    return array
+
+
+def _hidden_pool(x: np.ndarray, what: str) -> Any:
+    def hidden_case(answer: Any) -> None:
+        _pool_case(answer, x, what)
+
+    return hidden_case
+
+
+_RNG_POOL = np.random.default_rng(6)
+_HIDDEN_POOL = [
+    _hidden_pool(-POOL_INPUT.astype(np.float32) - 1.0, "max_pool_2x2 of an array of negative numbers"),
+    _hidden_pool(np.array([[0.5, -2.0], [1.5, 1.25]], dtype=np.float32), "max_pool_2x2 of a 2x2 array"),
+    _hidden_pool(_RNG_POOL.normal(size=(8, 6)).astype(np.float32), "max_pool_2x2 of an 8x6 array"),
+]
+OTHER_POOL_INPUT = np.array([[0, 3, 1, 1, 9, 2], [2, 1, 4, 0, 5, 5], [7, 0, 2, 2, 1, 0], [1, 1, 3, 8, 6, 4]])
+
+
+@question(
+    "06.max_pool",
+    title="2x2 max pooling (stride 2), written with NumPy only",
+    hint="Split the input into 2x2 blocks and keep the largest value of each: x.reshape(h // 2, 2, w // 2, 2) puts "
+         "each block's rows on axis 1 and its columns on axis 3.",
+    hidden=_HIDDEN_POOL,
+)
+def max_pool(answer: Any) -> str:
+    if not callable(answer):
+        try:
+            array = to_array(answer, "answer")
+        except Wrong:
+            array = None
+        if array is not None and array.size == 4 and np.allclose(array.reshape(-1), POOL_MAX.reshape(-1)):
+            raise Wrong(
+                "This is the pooled 4x4 example itself (TensorFlow computes it in section 5).",
+                hint="Pass your function max_pool_2x2 (without calling it): the check calls it on pool_input and on "
+                     "other arrays, and refuses TensorFlow.",
+            )
+        raise Wrong(f"The answer should be your function max_pool_2x2, but it is {describe(answer)}.",
+                    hint="Pass the function itself: check('06.max_pool', max_pool_2x2).")
+    _pool_case(answer, POOL_INPUT.astype(np.float32), "max_pool_2x2(pool_input)")
+    _pool_case(answer, OTHER_POOL_INPUT.astype(np.float32), "max_pool_2x2 of a 4x6 array")
+    return "Max pooling keeps [[6, 8], [3, 4]] of the example: a quarter of the values, the strongest ones."
 
 
 @question(
@@ -202,6 +278,7 @@ def conv1_params(answer: Any) -> str:
     "06.test_accuracy",
     title="The classic CNN's test accuracy",
     hint="Pass the test accuracy as a fraction between 0 and 1, e.g. model.evaluate(...) or np.mean(pred == y).",
+    kind=RESULT,
 )
 def test_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.5, tol=float("inf"), name="accuracy")

@@ -18,7 +18,7 @@ from course.checks.authoring import (
     reject_slips,
     to_array,
 )
-from course.checks.catalog import question
+from course.checks.catalog import RESULT, question
 from course.checks.describe import describe
 
 # The masked-loss exercise: two padded sentences (0 = padding) and a loss per token.
@@ -48,6 +48,7 @@ def _count(answer: Any, name: str) -> int:
     "07.hello_prediction",
     title='The "hello" network predicts "ello"',
     hint='Take the argmax over the 4 characters at each of the 4 steps and join the characters: "".join(...).',
+    kind=RESULT,
 )
 def hello_prediction(answer: Any) -> str:
     if isinstance(answer, (list, tuple)) and all(isinstance(c, str) for c in answer):
@@ -176,26 +177,49 @@ def _accuracy_cases() -> list[tuple[np.ndarray, np.ndarray, float, str]]:
     ]
 
 
+def _accuracy_case(answer: Any, y_true: np.ndarray, y_pred: np.ndarray, expected: float, what: str) -> None:
+    got = call_student(answer, y_true.copy(), y_pred.copy(), name="masked_accuracy")
+    if got is None:
+        raise Wrong("masked_accuracy returned None.", hint="Did you forget the `return` statement?")
+    value = expect_number(got, expected, tol=float("inf"), name=f"masked_accuracy ({what})")
+    if not close(value, expected, tol=1e-6):
+        counted_pads = float(np.mean(y_pred == y_true))
+        by_pred = y_pred != 0  # the mask taken from the predictions instead of the labels
+        masked_by_pred = float(np.mean((y_pred == y_true)[by_pred])) if by_pred.any() else None
+        if close(value, counted_pads, tol=1e-6):
+            hint = "Padding positions are being counted: keep only the positions where y_true != 0."
+        elif close(value, expected * 100, tol=1e-4):
+            hint = "Return a fraction between 0 and 1, not a percentage."
+        elif masked_by_pred is not None and close(value, masked_by_pred, tol=1e-6):
+            hint = "Take the mask from y_true (the real words), not y_pred: a 0 predicted for a real word is wrong."
+        else:
+            hint = None
+        raise Wrong(f"masked_accuracy gives {value:g} for {what}; expected {expected:g}.", hint=hint)
+
+
+def _hidden_accuracy(y_true: list[list[int]], y_pred: list[list[int]], expected: float, what: str) -> Any:
+    def hidden_case(answer: Any) -> None:
+        _accuracy_case(answer, np.array(y_true), np.array(y_pred), expected, what)
+
+    return hidden_case
+
+
+_HIDDEN_ACCURACY = [
+    _hidden_accuracy([[4, 2, 2, 0]], [[4, 0, 2, 0]], 2 / 3, "a real word predicted as padding (0)"),
+    _hidden_accuracy([[1, 2, 3], [3, 2, 1]], [[1, 2, 3], [3, 2, 2]], 5 / 6, "sentences without padding"),
+    _hidden_accuracy([[5, 5, 0, 0], [6, 0, 0, 0]], [[1, 1, 0, 0], [2, 0, 0, 0]], 0.0, "every real word wrong"),
+]
+
+
 @question(
     "07.masked_accuracy",
     title="A function masked_accuracy(y_true, y_pred) that ignores padding",
     hint="mask = y_true != 0; return the mean of (y_pred == y_true) over the masked positions only.",
+    hidden=_HIDDEN_ACCURACY,
 )
 def masked_accuracy(answer: Any) -> str:
     for y_true, y_pred, expected, what in _accuracy_cases():
-        got = call_student(answer, y_true, y_pred, name="masked_accuracy")
-        if got is None:
-            raise Wrong("masked_accuracy returned None.", hint="Did you forget the `return` statement?")
-        value = expect_number(got, expected, tol=float("inf"), name=f"masked_accuracy ({what})")
-        if not close(value, expected, tol=1e-6):
-            counted_pads = float(np.mean(y_pred == y_true))
-            if close(value, counted_pads, tol=1e-6):
-                hint = "Padding positions are being counted: keep only the positions where y_true != 0."
-            elif close(value, expected * 100, tol=1e-4):
-                hint = "Return a fraction between 0 and 1, not a percentage."
-            else:
-                hint = None
-            raise Wrong(f"masked_accuracy gives {value:g} for {what}; expected {expected:g}.", hint=hint)
+        _accuracy_case(answer, y_true, y_pred, expected, what)
     return "masked_accuracy ignores the padding."
 
 
@@ -203,6 +227,7 @@ def masked_accuracy(answer: Any) -> str:
     "07.pos_accuracy",
     title="The RNN tagger's accuracy on the held-out sentences",
     hint="Pass the token accuracy (padding excluded) of the RNN tagger on the test sentences, a fraction in [0, 1].",
+    kind=RESULT,
 )
 def pos_accuracy(answer: Any) -> str:
     value = expect_number(answer, 0.5, tol=float("inf"), name="accuracy")

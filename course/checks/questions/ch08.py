@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, call_student, expect_array
-from course.checks.catalog import question
+from course.checks.catalog import RESULT, question
 from course.checks.describe import describe
 
 
@@ -38,6 +38,7 @@ def scoped_name(answer: Any) -> None:
     "08.graph_nodes",
     title="The graph read back from the event file keeps the name scopes",
     hint="Collect [node.name for node in graph_def.node] from the graph you read back.",
+    kind=RESULT,
 )
 def graph_nodes(answer: Any) -> str:
     if not isinstance(answer, (list, tuple, set)) or not all(isinstance(n, str) for n in answer):
@@ -69,10 +70,28 @@ def _write_sample_log(folder: str) -> dict[str, list[tuple[int, float]]]:
     return logged
 
 
+def _unsorted_log(answer: Any) -> None:
+    """Hidden case: a tag written with its steps out of order must come back sorted by step."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        import tensorflow as tf
+    written = [(3, 0.25), (1, 0.75), (2, 0.5)]
+    with tempfile.TemporaryDirectory(prefix="course-08-") as folder:
+        writer = tf.summary.create_file_writer(folder)
+        with writer.as_default():
+            for step, value in written:
+                tf.summary.scalar("val_loss", value, step=step)
+        writer.flush()
+        writer.close()
+        result = call_student(answer, folder, "val_loss", timeout=60.0, name="read_scalars")
+        _compare_scalars(result, sorted(written), "val_loss")
+
+
 @question(
     "08.read_scalars",
     title="A function that reads one scalar tag back from a log folder",
     hint="read_scalars(logdir, tag) should return [(step, value), ...] sorted by step, e.g. with EventAccumulator.",
+    hidden=[_unsorted_log],
 )
 def read_scalars(answer: Any) -> str:
     if answer is not None and not callable(answer):
@@ -82,30 +101,38 @@ def read_scalars(answer: Any) -> str:
         logged = _write_sample_log(folder)
         for tag in ("loss", "accuracy"):
             result = call_student(answer, folder, tag, timeout=60.0, name="read_scalars")
-            if result is None:
-                raise Wrong("read_scalars returned None.",
-                            hint="End the function with `return` and the list of (step, value) pairs.")
-            try:
-                rows = [tuple(row) for row in result]
-            except TypeError:
-                raise Wrong(
-                    f"read_scalars returned a list of single numbers ({describe(result)} of values), without steps.",
-                    hint="Return pairs: [(event.step, value), ...].",
-                ) from None
-            want = logged[tag]
-            if len(rows) == len(want) and all(len(r) == 1 for r in rows):
-                raise Wrong("read_scalars returned values without their steps.",
-                            hint="Return pairs: [(event.step, value), ...].")
-            if len(rows) != len(want):
-                raise Wrong(
-                    f"read_scalars(logdir, {tag!r}) returned {len(rows)} entries; "
-                    f"the log has {len(want)} for that tag.",
-                    hint="Keep only the events whose tag matches (and skip the histogram).",
-                )
-            if any(len(r) != 2 for r in rows):
-                raise Wrong("Each entry should be a (step, value) pair.")
-            array = expect_array([[float(s), float(v)] for s, v in rows], name=f"read_scalars(logdir, {tag!r})")
-            if np.allclose(array[:, [1, 0]], want, atol=1e-5):
-                raise Wrong("The pairs are (value, step).", hint="Put the step first: (step, value).")
-            expect_array(array, want, tol=1e-5, name=f"read_scalars(logdir, {tag!r})")
+            _compare_scalars(result, logged[tag], tag)
     return "Right: this is what TensorBoard does to draw the Scalars tab."
+
+
+def _compare_scalars(result: Any, want: list[tuple[int, float]], tag: str) -> None:
+    """read_scalars(logdir, tag) returned ``result``; the log holds ``want`` (sorted by step) for ``tag``."""
+    if result is None:
+        raise Wrong("read_scalars returned None.",
+                    hint="End the function with `return` and the list of (step, value) pairs.")
+    try:
+        rows = [tuple(row) for row in result]
+    except TypeError:
+        raise Wrong(
+            f"read_scalars returned a list of single numbers ({describe(result)} of values), without steps.",
+            hint="Return pairs: [(event.step, value), ...].",
+        ) from None
+    if len(rows) == len(want) and all(len(r) == 1 for r in rows):
+        raise Wrong("read_scalars returned values without their steps.",
+                    hint="Return pairs: [(event.step, value), ...].")
+    if len(rows) != len(want):
+        raise Wrong(
+            f"read_scalars(logdir, {tag!r}) returned {len(rows)} entries; "
+            f"the log has {len(want)} for that tag.",
+            hint="Keep only the events whose tag matches (and skip the histogram).",
+        )
+    if any(len(r) != 2 for r in rows):
+        raise Wrong("Each entry should be a (step, value) pair.")
+    array = expect_array([[float(s), float(v)] for s, v in rows], name=f"read_scalars(logdir, {tag!r})")
+    if np.allclose(array[:, [1, 0]], want, atol=1e-5):
+        raise Wrong("The pairs are (value, step).", hint="Put the step first: (step, value).")
+    if not np.all(np.diff(array[:, 0]) >= 0) and np.allclose(array[np.argsort(array[:, 0], kind="stable")], want,
+                                                             atol=1e-5):
+        raise Wrong(f"read_scalars(logdir, {tag!r}) has the right pairs, but not sorted by step.",
+                    hint="Sort them: sorted(pairs) (events are stored in the order they were written).")
+    expect_array(array, want, tol=1e-5, name=f"read_scalars(logdir, {tag!r})")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from course.checks.authoring import Wrong, call_student, expect_array
-from course.checks.catalog import question
+from course.checks.catalog import RESULT, question
 from course.checks.describe import describe
 
 
@@ -40,6 +40,7 @@ def kept_checkpoints(answer: Any) -> None:
     "09.restored_value",
     title="The variable after restoring the checkpoint",
     hint="checkpoint.restore(path) assigns the saved values to the existing variables.",
+    kind=RESULT,
 )
 def restored_value(answer: Any) -> None:
     array = expect_array(answer, name="the restored variable")
@@ -57,6 +58,7 @@ def restored_value(answer: Any) -> None:
     "09.resumed",
     title="The fresh process resumed from the last checkpoint",
     hint="Pass {'last_saved': <step of the last checkpoint>, 'resumed_from': <step the new process started at>}.",
+    kind=RESULT,
 )
 def resumed(answer: Any) -> str:
     if not isinstance(answer, dict) or not {"last_saved", "resumed_from"} <= set(answer):

@@ -1,0 +1,115 @@
+"""Hidden cases of the real questions: a right answer passes them all, and an answer that only the public
+cases let through is caught when an instructor grades (COURSE_GRADING), never in a student's kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from course.checks import check, registry
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _read_scalars(logdir, tag):
+    events = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
+    events.Reload()
+    return sorted((e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag))
+
+
+def _read_scalars_unsorted(logdir, tag):
+    events = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
+    events.Reload()
+    return [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
+
+
+def _pool(x):
+    h, w = x.shape
+    return x.reshape(h // 2, 2, w // 2, 2).max(axis=(1, 3))
+
+
+def _pool_from_zero(x):
+    """Right on non-negative inputs only: every block's maximum starts at 0."""
+    out = np.zeros((x.shape[0] // 2, x.shape[1] // 2))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            for value in x[2 * i:2 * i + 2, 2 * j:2 * j + 2].ravel():
+                out[i, j] = max(out[i, j], value)
+    return out
+
+
+def _softmax_without_max(z):
+    """Stable for large positive logits (it subtracts the largest of the whole batch only if it is positive)."""
+    shift = max(float(np.max(z)), 0.0)
+    e = np.exp(z - shift)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _mask_from_predictions(y_true, y_pred):
+    """Right while nothing real is predicted as padding: the mask also drops the words predicted as 0."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    mask = (y_true != 0) & (y_pred != 0)
+    return float(np.mean(y_pred[mask] == y_true[mask]))
+
+
+def _masked_accuracy(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    mask = y_true != 0
+    return float(np.mean(y_pred[mask] == y_true[mask]))
+
+
+CASES = {
+    # question id: (a right answer, an answer the public cases pass and a hidden case catches, what it misses)
+    "02.count_classes": (lambda labels: np.bincount(labels, minlength=10),
+                         lambda labels: np.bincount(labels, minlength=10) if len(labels) else np.zeros(0),
+                         "no labels at all"),
+    "03.cost_function": (lambda W, b, x, y: np.sum((W * x + b - y) ** 2) / (2 * len(x)),
+                         lambda W, b, x, y: np.sum((W * x + b - y) ** 2) / (2 * max(len(x), 2)),
+                         "single point"),
+    "03.standardize": (lambda x: (x - np.mean(x)) / np.std(x),
+                       lambda x: (x - np.mean(x)) / np.std(x) if len(x) > 2 else x - np.mean(x),
+                       "Hidden case 2 of 3: The values are centred but not scaled"),
+    "04.softmax_fn": (_softmax, _softmax_without_max, "-1000"),
+    "06.output_size_fn": (lambda W, K, P, S: (W - K + 2 * P) // S + 1,
+                          lambda W, K, P, S: (W - K + 2 * P) / S + 1,
+                          "not a whole number"),
+    "06.max_pool": (_pool, _pool_from_zero, "negative numbers"),
+    "07.masked_accuracy": (_masked_accuracy, _mask_from_predictions, "predicted as padding"),
+    "08.read_scalars": (_read_scalars, _read_scalars_unsorted, "not sorted by step"),
+}
+
+
+def test_these_are_the_questions_with_hidden_cases():
+    with_hidden = {qid: q.hidden_cases for qid, q in registry().items() if q.hidden}
+    assert set(with_hidden) == set(CASES)
+    assert all(n >= 1 for n in with_hidden.values())
+
+
+@pytest.mark.parametrize("qid", sorted(CASES))
+def test_a_right_answer_passes_the_hidden_cases_too(qid, monkeypatch):
+    right, _, _ = CASES[qid]
+    n = registry()[qid].hidden_cases
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    feedback = check(qid, right)
+    assert feedback.passed, str(feedback)
+    assert feedback.notes[-1] == ("The hidden case passed too." if n == 1 else f"The {n} hidden cases passed too.")
+
+
+@pytest.mark.parametrize("qid", sorted(CASES))
+def test_only_the_instructors_grading_runs_the_hidden_cases(qid, monkeypatch):
+    _, slipped, missed = CASES[qid]
+    n = registry()[qid].hidden_cases
+    monkeypatch.delenv("COURSE_GRADING", raising=False)
+    student = check(qid, slipped)
+    assert student.passed, str(student)  # the public cases cannot tell
+    more = "1 more case" if n == 1 else f"{n} more cases"
+    assert f"{more} will be checked when your instructor grades this notebook." in student.notes
+    monkeypatch.setenv("COURSE_GRADING", "true")
+    graded = check(qid, slipped)
+    assert not graded.passed and graded.message.startswith("Hidden case ")
+    assert missed in graded.message + (graded.hint or ""), str(graded)
