@@ -262,14 +262,18 @@ def _descendants(pid: int) -> list[Any]:
 
 
 def _kill_everything(proc: subprocess.Popen, cgroup: cgroups.RunCgroup | None, known: list[Any]) -> None:
-    """SIGKILL the run's process group, every process it started that is still known, and its cgroup."""
+    """SIGKILL every process the run started (the PID namespace's first process, so the kernel goes with
+    it), let the chain's first process reap them and end, then its process group and its cgroup."""
     import psutil
 
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    for child in known + _descendants(proc.pid):
+    for child in [*reversed(_descendants(proc.pid)), *known]:
         with contextlib.suppress(psutil.Error):
             child.kill()
+    if proc.poll() is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)  # unshare reaps its child and exits: no orphan left for init to reap
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
     if cgroup is not None:
         cgroup.kill()
 
