@@ -31,14 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from course import settings as registry
+from hub.docker_spawner import DATA_MOUNT, HOME, HOME_VOLUME  # where a student's own container mounts them
 from hub.gradebook.questions import QuestionInfo
 from hub.grading import notebooks, statuses
 from hub.grading.sandbox import PROGRESS_NAME, RESULT_NAME, SandboxRun, format_bytes
 from hub.settings import Settings
 
-HOME = "/home/jovyan"  # the image's NB_USER home, where the student's volume is mounted (hub.docker_spawner)
-HOME_VOLUME = "course-home-{username}"  # hub.docker_spawner.HOME_VOLUME, {username} escaped as DockerSpawner does
-DATA_MOUNT = "/srv/data"
 CONTENT_IN_IMAGE = "/srv/course-content"  # the notebooks baked into the image (docker/singleuser.Dockerfile)
 SCRIPT = "/opt/course/singleuser/grade_notebook.py"
 SCRATCH = "/tmp/grading"
