@@ -115,7 +115,9 @@ def main() -> int:
               f"{'full' if args.full else 'fast'} mode", flush=True)
 
         def report(o: runner.Outcome) -> None:
-            print(f"  {o.user}: {o.status} ({o.passed}/{o.total}) in {o.seconds:.1f} s", flush=True)
+            raised = o.detail.split(";")[0] if "raised" in o.detail else ""
+            print(f"  {o.user}: {o.status} ({o.passed}/{o.total}) in {o.seconds:.1f} s"
+                  + (f" ({raised})" if raised else ""), flush=True)
 
         started = time.monotonic()
         outcomes = runner.grade(settings, runner.pairs_for(names, [chapter]), jobs=jobs, grader=grader,

@@ -197,14 +197,13 @@ class ClassGrader:
         if early is not None:
             return early
         assert found is not None
-        means = self.means
         run: SandboxRun = run_local(notebook_name=found.name, data=found.data, label=f"{user}-{chapter}", home=home,
                                     account=account, state_dir=settings.state_dir, data_dir=settings.data_dir,
                                     timeout=settings.grade_timeout, memory_bytes=settings.grade_mem_limit_bytes,
-                                    full=self.full, means=means)
+                                    full=self.full, means=self.means)
         return statuses.verdict(run, chapter_questions=chapter_questions, timeout=settings.grade_timeout,
                                 memory_bytes=settings.grade_mem_limit_bytes,
-                                notes=self.notes(found, run.limits, means.complete))
+                                notes=self.notes(found, run.limits, run.complete))
 
 def grade(settings: Settings, pairs: list[tuple[str, str]], *, full: bool = False, jobs: int | None = None,
           gradebook: Gradebook | None = None, on_outcome: Callable[[Outcome], None] | None = None,

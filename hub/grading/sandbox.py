@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +216,7 @@ class SandboxRun:
     output_tail: str = ""
     limits: str = ""
     setup_failed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False  # every limit of the module's docstring applied to this run
 
 
 def read_json_safely(folder: Path, name: str) -> dict[str, Any] | None:
@@ -261,17 +261,27 @@ def _descendants(pid: int) -> list[Any]:
         return []
 
 
+def _exited(pid: int) -> bool:
+    """True once the child `pid` has ended, without reaping it: while it is a zombie its id (and so its
+    process group's) cannot be given to another process, so killing the group stays safe."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None
+    except ChildProcessError:
+        return True
+
+
 def _kill_everything(proc: subprocess.Popen, cgroup: cgroups.RunCgroup | None, known: list[Any]) -> None:
     """SIGKILL every process the run started (the PID namespace's first process, so the kernel goes with
-    it), let the chain's first process reap them and end, then its process group and its cgroup."""
+    it), let the chain's first process reap it and end (no orphan left for init), then its process group
+    and its cgroup. The caller reaps the first process afterwards."""
     import psutil
 
     for child in [*reversed(_descendants(proc.pid)), *known]:
         with contextlib.suppress(psutil.Error):
             child.kill()
-    if proc.poll() is None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)  # unshare reaps its child and exits: no orphan left for init to reap
+    deadline = time.monotonic() + 10
+    while not _exited(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     if cgroup is not None:
@@ -293,7 +303,7 @@ def run_local(*, notebook_name: str, data: bytes, label: str, home: Path, accoun
     python = python or sys.executable
     root = work_root(state_dir)
     means = means or machine_means(str(home.parent if home.parent.is_dir() else root))
-    run = SandboxRun(limits=means.describe(timeout, memory_bytes))
+    run = SandboxRun(limits=means.describe(timeout, memory_bytes), complete=means.complete)
     work = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=root))
     cgroup = None
     try:
@@ -310,6 +320,7 @@ def run_local(*, notebook_name: str, data: bytes, label: str, home: Path, accoun
                 cgroup = cgroups.RunCgroup.create(means.cgroup, label, memory_bytes)
             except cgroups.CgroupError as exc:
                 run.limits += f"; no memory cap this time ({exc})"
+                run.complete = False
         read_only = [str(home)] if home.is_dir() else []
         cmd = sandbox_command(means, python=python, notebook=copy, result=work / RESULT_NAME, timeout=timeout,
                               account=account, read_only=read_only,
@@ -322,21 +333,17 @@ def run_local(*, notebook_name: str, data: bytes, label: str, home: Path, accoun
             known: list[Any] = []
             try:
                 deadline = started + timeout
-                while True:
-                    try:
-                        run.exit_code = proc.wait(timeout=min(2.0, max(0.01, deadline - time.monotonic())))
+                while not _exited(proc.pid):
+                    if time.monotonic() >= deadline:
+                        run.timed_out = True
                         break
-                    except subprocess.TimeoutExpired:
-                        if time.monotonic() >= deadline:
-                            run.timed_out = True
-                            break
-                        if not means.namespaces:  # remember the kernel, in case it leaves its session
-                            known = list({p.pid: p for p in known + _descendants(proc.pid)}.values())
+                    if not means.namespaces:  # remember the kernel, in case it leaves its session
+                        known = list({p.pid: p for p in known + _descendants(proc.pid)}.values())
+                    time.sleep(0.25 if time.monotonic() - started < 10 else 1.0)
             finally:
                 _kill_everything(proc, cgroup, known)
-                if run.exit_code is None:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        proc.wait(timeout=30)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    run.exit_code = proc.wait(timeout=30)
                 run.seconds = round(time.monotonic() - started, 1)
                 run.output_tail = _tail(log)
         if cgroup is not None:
