@@ -143,8 +143,61 @@ def _grades_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    """`course hub grade`: re-run copies of the students' notebooks in a sandbox, record the grades."""
+    from hub.grading import notebooks
+    from hub.grading.runner import ClassGrader, grade, open_gradebook, pairs_for, table
+    from hub.system_users import valid_hub_name
+
+    settings = _settings()
+    try:
+        known_chapters = notebooks.graded_chapters()
+        chapters = list(dict.fromkeys(notebooks.chapter_id(c, known_chapters) for c in args.chapters)) \
+            or known_chapters
+        students = notebooks.known_students(settings)
+        if args.students:
+            asked = list(dict.fromkeys(n.lower() for n in args.students))
+            bad = [n for n in asked if not valid_hub_name(n)]
+            if bad:
+                raise notebooks.GradingInputError(f"{bad[0]!r} is not a student's user name")
+            unknown = [n for n in asked if n not in students and n not in settings.admin_users]
+            if unknown:
+                raise notebooks.GradingInputError(f"no student named {unknown[0]!r} (no home in "
+                                                  f"{settings.homes_dir} and no account)")
+            students = asked
+    except notebooks.GradingInputError as exc:
+        print(f"course hub: {exc}", file=sys.stderr)
+        return 2
+    if args.jobs is not None and args.jobs < 1:
+        print("course hub: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    if not students:
+        print("No students to grade.")
+        return 0
+    try:
+        gradebook = open_gradebook(settings)
+    except Exception as exc:  # noqa: BLE001 - e.g. no permission on the state folder
+        print(f"course hub: cannot open the gradebook in {settings.state_dir}: {str(exc).splitlines()[0]}",
+              file=sys.stderr)
+        return 1
+    grader = ClassGrader(settings, gradebook, full=args.full)
+    jobs = args.jobs or settings.grade_jobs
+    pairs = pairs_for(students, chapters)
+    print(f"Grading chapter(s) {', '.join(chapters)} for {len(students)} student(s), {min(jobs, len(pairs))} at a "
+          f"time, {'full' if args.full else 'fast'} mode ({settings.mode} mode)", flush=True)
+    print(grader.limits_line(), flush=True)
+
+    def report(outcome) -> None:
+        print(f"  {outcome.user} {outcome.chapter}: {outcome.status} ({outcome.seconds:.0f} s)", flush=True)
+
+    outcomes = grade(settings, pairs, full=args.full, jobs=jobs, grader=grader, on_outcome=report)
+    print()
+    print(table(outcomes))
+    return 0
+
+
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add `hub` (start, users add|approve|revoke|list) to a `course` CLI's subparsers."""
+    """Add `hub` (start, users add|approve|revoke|list, grade) to a `course` CLI's subparsers."""
     hub = subparsers.add_parser("hub", help="run the course hub and manage its accounts",
                                 description="Settings come from the environment; see .env.example.")
     actions = hub.add_subparsers(dest="hub_command", metavar="ACTION")
@@ -173,6 +226,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     export = grades_actions.add_parser("export", help="write the gradebook's CSV (one row per student)")
     export.add_argument("--out", metavar="FILE", help="where to write it (mode 0600; default: standard output)")
     export.set_defaults(func=_grades_export)
+    grade = actions.add_parser("grade", help="re-run copies of the students' notebooks in a sandbox and record grades",
+                               description="Each student's chapter notebook is copied (never changed) and run "
+                                           "top to bottom in a sandbox; its checks are recorded in the gradebook.")
+    grade.add_argument("chapters", nargs="*", metavar="CHAPTER",
+                       help="chapters such as 03 or 3 (default: every chapter with exercises)")
+    grade.add_argument("--students", nargs="+", metavar="NAME", help="only these students (default: all)")
+    grade.add_argument("--full", action="store_true", help="full mode (default: fast mode, COURSE_FAST=1)")
+    grade.add_argument("--jobs", type=int, metavar="N", help="students graded at once (default: COURSE_GRADE_JOBS)")
+    grade.set_defaults(func=_grade)
     return hub
 
 
