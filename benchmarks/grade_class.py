@@ -42,7 +42,7 @@ ANSWERS = {
         "my_gradient": ("W, b = tf.Variable(0.0), tf.Variable(0.0)\nwith tf.GradientTape() as tape:\n"
                         "    cost = compute_cost(W, b, x_data, y_data)\nmy_gradient = tape.gradient(cost, [W, b])"),
         "standardize": "def standardize(x):\n    return (x - np.mean(x)) / np.std(x)",
-        "my_params": "my_params = gradient_descent(x_data, y_data, learning_rate=0.1)[:2]",
+        "my_params": "my_params = gradient_descent(x_new, y_new, grad_tol=GRAD_TOL)[:2]",
     },
 }
 _BLANK = re.compile(r"^(\w+) = None  # YOUR CODE HERE.*$", re.MULTILINE)

@@ -150,6 +150,7 @@ def startup_message(done: Prepared) -> str:
             lines.append(f"  Admin login: {name} with the password you set (lost it? set "
                          "COURSE_HUB_ADMIN_PASSWORD and restart)")
     lines.append(f"  Approve students who signed up: {url}hub/authorize")
+    lines.append(f"  Gradebook:   {url}services/gradebook/  (grade with: course hub grade CHAPTER)")
     lines.append("  Roster accounts:  course hub users add --from roster.csv")
     if s.mode == "local":
         if done.as_root:

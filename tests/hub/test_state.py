@@ -58,6 +58,7 @@ def test_prepare_creates_admin_with_generated_one_time_password_shown_once(open_
     message = startup_message(done)
     assert f"admin / {admin.password}" in message
     assert "http://127.0.0.1:8000/" in message and "hub/authorize" in message
+    assert "Gradebook:   http://127.0.0.1:8000/services/gradebook/" in message
     # nothing on disk holds the password in plain text
     for path in settings.state_dir.rglob("*"):
         if path.is_file():
