@@ -19,8 +19,12 @@ import pytest
 import singleuser
 from hub.settings import REPO_ROOT
 from testkit.temporary_hub import TemporaryHub
+from testkit.tiers import CHROMIUM
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+# Debian's Chromium on a machine with no display and a closed network (never a downloaded browser).
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ADMIN_PASSWORD = "instructor-pw-1"
 _failed: list[str] = []
 
@@ -54,11 +58,12 @@ def _students_can_run_python():
         os.chmod(folder, mode)
 
 
-@pytest.fixture(scope="session")
-def live_hub():
-    """The real hub, running for the whole test session."""
+def _running_hub(prefix: str):
+    """A real hub in local mode on free loopback ports, with a copy of the course notebooks; everything it
+    started (servers, proxy, system users) is gone afterwards. Its log is kept in test-artifacts/ when a
+    test failed."""
     # Not under pytest's temporary folder: that one is private (0700), and students must reach their homes.
-    root = Path(tempfile.mkdtemp(prefix="course-hub-test-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(root, 0o755)
     notebooks = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
     if not notebooks:
@@ -82,8 +87,20 @@ def live_hub():
             if _failed:
                 ARTIFACTS.mkdir(exist_ok=True)
                 stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-                shutil.copy(hub.log_path, ARTIFACTS / f"hub-{stamp}.log")
+                shutil.copy(hub.log_path, ARTIFACTS / f"{prefix}{stamp}.log")
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_hub():
+    """The real hub, running for the whole test session (shared: tests make users of their own with `unique`)."""
+    yield from _running_hub("course-hub-test-")
+
+
+@pytest.fixture(scope="module")
+def own_hub():
+    """A real hub of the module's own, for tests that count or sort every user the hub has."""
+    yield from _running_hub("course-hub-own-")
 
 
 @pytest.fixture
@@ -99,3 +116,13 @@ def open_tmp():
 def unique():
     """Makes user names not used by an earlier test run: unique("ana") -> "ana3f9c"."""
     return lambda prefix: f"{prefix}{secrets.randbelow(0x10000):04x}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield chromium
+        chromium.close()

@@ -9,23 +9,10 @@ import pytest
 
 from hub.settings import REPO_ROOT
 from testkit.hub_client import HubClient
-from testkit.tiers import CHROMIUM
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = REPO_ROOT / "test-artifacts" / "hub-browser-chapter00.png"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def _chapter_00(live_hub) -> str:

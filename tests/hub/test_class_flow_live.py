@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
-from testkit.hub_client import HubClient
+from testkit.hub_client import HubClient, enroll
 
 pytestmark = pytest.mark.hub
 
@@ -79,15 +79,8 @@ def lab(live_hub, unique):
     admin = HubClient(live_hub.url)
     admin.login("admin", live_hub.admin_password)
     assert admin.get("services/gradebook/").status_code == 200  # through the hub's OAuth
-    students = {}
-    for prefix in ("ana", "ben", "cas", "dee"):
-        name = unique(prefix)
-        client = HubClient(live_hub.url)
-        client.signup(name, f"{name}-password")
-        admin.set_approval(name, True)
-        client.login(name, f"{name}-password")
-        client.new_token()
-        students[prefix] = client
+    prefixes = ("ana", "ben", "cas", "dee")
+    students = dict(zip(prefixes, enroll(admin, [unique(p) for p in prefixes])))
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda c: c.start_server(), students.values()))
     kernels = {prefix: client.start_kernel() for prefix, client in students.items()}

@@ -13,29 +13,23 @@ import pytest
 from hub.gradebook.questions import load_questions
 from hub.gradebook.store import FILENAME, GRADED, Attempt, Gradebook
 from hub.settings import REPO_ROOT
-from testkit.hub_client import HubClient
-from testkit.tiers import CHROMIUM
+from testkit.hub_client import HubClient, enroll
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 PROGRESS = [10, 9, 7, 6, 4, 3, 1, 0]  # how many chapters each student has worked through
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
 def _ago(minutes: float) -> str:
     return (datetime.now(timezone.utc) - timedelta(minutes=minutes)).isoformat(timespec="seconds")
+
+
+@pytest.fixture(scope="module")
+def live_hub(own_hub):
+    """This module counts and sorts every student on the page: it gets a hub of its own."""
+    return own_hub
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +38,7 @@ def klass(live_hub, unique):
     admin = HubClient(live_hub.url)
     admin.login("admin", live_hub.admin_password)
     names = [unique(p) for p in ("ana", "ben", "cy", "dee", "eli", "fay", "gus", "hana")]
-    for name in names:
-        client = HubClient(live_hub.url)
-        client.signup(name, f"{name}-password")
-        admin.set_approval(name, True)
-        client.login(name, f"{name}-password")  # the hub now lists them; their servers are not started
+    enroll(admin, names, token=False)  # the hub now lists them; their servers are not started
     questions = load_questions()
     kinds = {q.id: q.kind for q in questions.values()}
     chapters = sorted({q.chapter for q in questions.values()})

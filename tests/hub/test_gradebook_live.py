@@ -22,7 +22,7 @@ import pytest
 
 from hub.gradebook.questions import load_questions
 from hub.gradebook.store import FILENAME, GRADED, Gradebook
-from testkit.hub_client import HubClient
+from testkit.hub_client import HubClient, enroll
 
 pytestmark = pytest.mark.hub
 
@@ -65,15 +65,8 @@ def klass(live_hub, unique):
     """An instructor and two students with running servers, and what each kernel's reports got back."""
     admin = HubClient(live_hub.url)
     admin.login("admin", live_hub.admin_password)
-    students = {}
-    for prefix in ("ana", "ben"):
-        name = unique(prefix)
-        client = HubClient(live_hub.url)
-        client.signup(name, f"{name}-password")
-        admin.set_approval(name, True)
-        client.login(name, f"{name}-password")
-        client.new_token()
-        students[prefix] = client
+    prefixes = ("ana", "ben")
+    students = dict(zip(prefixes, enroll(admin, [unique(p) for p in prefixes])))
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda c: c.start_server(), students.values()))
     ana, ben = students["ana"], students["ben"]
