@@ -267,7 +267,8 @@ CPU_LIMIT = _define("COURSE_CPU_LIMIT", "", positive_number, "per-student CPU li
 MEM_LIMIT = _define("COURSE_MEM_LIMIT", "", memory_bytes, "per-student memory limit with a unit (empty: none)",
                     ("hub",))
 GPU_POLICY = _define("COURSE_GPU_POLICY", "none", choice(*GPU_POLICIES),
-                     "none | shared | spread | exclusive: how students' servers get GPUs", ("hub",))
+                     "none | shared | spread | exclusive: how students' servers get GPUs (servers get it too)",
+                     ("hub", "library"))
 GPU_IDS = _define("COURSE_GPU_IDS", "", gpu_ids, "GPU indices to hand out, e.g. 0,1", ("hub",))
 GPU_MEMORY_LIMIT_MB = _define("COURSE_GPU_MEMORY_LIMIT_MB", "", whole(1, optional=True),
                               "cap each student's TensorFlow GPU memory (MB) in every kernel (empty: no cap)",
