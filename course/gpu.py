@@ -398,7 +398,7 @@ def conv_benchmark(repeats: int = 10, images: int = 100, size: int = 100) -> Con
 
 
 def device_summary(gpus: Sequence[GpuInfo] | None = None) -> str:
-    """TensorFlow version, devices and GPUs with memory, as a few lines of text (never raises)."""
+    """TensorFlow version, devices, GPUs with memory and, last, the device line, as a few lines (never raises)."""
     try:
         import tensorflow as tf
     except Exception as exc:
@@ -422,6 +422,7 @@ def device_summary(gpus: Sequence[GpuInfo] | None = None) -> str:
     settings = settings_from_env()
     limit = f"{settings.memory_limit_mb} MB" if settings.memory_limit_mb else "none"
     lines.append(f"GPU settings: memory growth {'on' if settings.memory_growth else 'off'}, memory limit {limit}")
+    lines.append("This kernel: " + device_line(None if gpus is None else DeviceState(gpus=tuple(found))))
     return "\n".join(lines)
 
 

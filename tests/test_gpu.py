@@ -243,11 +243,13 @@ def test_gpu_info_text():
 
 def test_device_summary_lists_gpus_and_settings(monkeypatch):
     monkeypatch.setenv(gpu.LIMIT_VAR, "4096")
+    monkeypatch.setenv(gpu.TF_GROWTH_VAR, "true")  # as in a kernel the course started
     lines = device_summary(gpus=[GpuInfo(0, "NVIDIA H100 80GB HBM3", 81559, 1024)]).splitlines()
     assert lines[0].startswith("TensorFlow 2.") and "built with CUDA:" in lines[0]
     assert lines[1].startswith("Devices: CPU:0")
     assert lines[2] == "GPU 0: NVIDIA H100 80GB HBM3, 1024 / 81559 MiB used"
     assert lines[3] == "GPU settings: memory growth on, memory limit 4096 MB"
+    assert lines[4] == "This kernel: GPU 0 (NVIDIA H100 80GB HBM3, 80 GiB) — memory grows as needed"
 
 
 def test_device_summary_on_this_machine():
@@ -256,6 +258,7 @@ def test_device_summary_on_this_machine():
 
     assert f"TensorFlow {tf.__version__}" in text
     assert "GPUs: none visible to TensorFlow" in text
+    assert text.splitlines()[-1] == "This kernel: CPU only: this machine has no GPU"
 
 
 # --- the device line: what this kernel will use, and why ------------------------------------------------------
@@ -359,3 +362,16 @@ def test_gpu_expected(environ, files, expected):
 
 def test_gpu_expected_on_this_machine():
     assert gpu_expected() is False  # no /dev/nvidia* here
+
+
+def test_course_doctor_reports_the_device_line(monkeypatch):
+    from course import doctor
+
+    finding = doctor._devices()
+    assert (finding.ok, finding.required) == (False, False)
+    assert finding.line().split(None, 2)[1:] == ["Devices", "CPU only: this machine has no GPU (every chapter runs, "
+                                                            "only slower)"]
+    monkeypatch.setattr(gpu, "device_state", lambda: DeviceState(gpus=(H200,), memory_growth=True))
+    monkeypatch.setenv(gpu.POLICY_VAR, "exclusive")
+    assert doctor._devices().line() == ("[ok  ] Devices              GPU 0 (NVIDIA H200, 140 GiB) — yours alone "
+                                        "(exclusive policy): memory grows as needed")
