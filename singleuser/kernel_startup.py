@@ -1,23 +1,24 @@
-"""Kernel start-up file (PYTHONSTARTUP): what every student's kernel gets without student action.
-
-IPython kernels run this file at start, in the notebook's namespace (it leaves no names behind). It must stay
-cheap: it never imports TensorFlow. In a kernel (not in a terminal's `python` or `ipython`) it
-
-1. quiets the native stderr: TensorFlow's C++ code writes its start-up log straight to file descriptor 2,
-   which the kernel forwards to the notebook in red ("failed call to cuInit: UNKNOWN ERROR (303)" reads
-   like a broken setup). A pipe and a daemon thread sit on fd 2: lines of `_COURSE_HARMLESS_LINES` are
-   dropped (still written to the server's log), every other byte goes on unchanged, in order, at once.
-   TF_CPP_MIN_LOG_LEVEL cannot do this: the cuInit line is an error, so real errors would vanish too;
-2. makes the kernel, not the student's server, the process the kernel's OOM killer stops (oom_score_adj
-   raised to +500; a process may always raise its own), and when the server's memory cgroup counted an OOM
-   kill since the last kernel started, says so once, on the student's first cell.
-
-In every interpreter it then applies the hub's GPU memory settings right after the notebook's own
-`import tensorflow` (`course.gpu.configure_from_env()`). Whatever fails is skipped: the kernel always starts.
-
-Code that runs after start-up (the filter's thread, the hooks) refers to no name of this file: the file's
-names are deleted from the notebook's namespace once it has run.
-"""
+# Kernel start-up file (PYTHONSTARTUP): what every student's kernel gets without student action.
+#
+# IPython kernels run this file at start, in the notebook's namespace (it leaves no names behind). It must stay
+# cheap: it never imports TensorFlow. In a kernel (not in a terminal's `python` or `ipython`) it
+#
+# 1. quiets the native stderr: TensorFlow's C++ code writes its start-up log straight to file descriptor 2,
+#    which the kernel forwards to the notebook in red ("failed call to cuInit: UNKNOWN ERROR (303)" reads
+#    like a broken setup). A pipe and a daemon thread sit on fd 2: lines of `_COURSE_HARMLESS_LINES` are
+#    dropped (still written to the server's log), every other byte goes on unchanged, in order, at once.
+#    TF_CPP_MIN_LOG_LEVEL cannot do this: the cuInit line is an error, so real errors would vanish too;
+# 2. makes the kernel, not the student's server, the process the kernel's OOM killer stops (oom_score_adj
+#    raised to +500; a process may always raise its own), and when the server's memory cgroup counted an OOM
+#    kill since the last kernel started, says so once, on the student's first cell.
+#
+# In every interpreter it then applies the hub's GPU memory settings right after the notebook's own
+# `import tensorflow` (`course.gpu.configure_from_env()`). Whatever fails is skipped: the kernel always starts.
+#
+# Code that runs after start-up (the filter's thread, the hooks) refers to no name of this file: the file's
+# names are deleted from the notebook's namespace once it has run.
+#
+# (Comments, not a docstring: a docstring would become the notebook's `__doc__`.)
 
 # The known-harmless lines: (name, the line, a line that always follows it, harmless only when this kernel
 # can have no GPU). Recorded from TensorFlow 2.21 on a CPU-only server: the first `import tensorflow` writes
@@ -490,6 +491,7 @@ def _course_start(shell=None, cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/s
 
 
 def _course_forget(namespace):
+    """Delete this file's names (`_course_*`, `_COURSE_*`, `_Course*`) from `namespace`, the notebook's."""
     for name in [n for n in namespace if n.lower().startswith("_course")]:
         del namespace[name]
 
