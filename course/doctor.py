@@ -10,8 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from course import settings
-from course.config import progress_path, read, user_cache_dir
+from course.config import progress_path, user_cache_dir
 
 
 @dataclass
@@ -62,17 +61,17 @@ def _tensorflow() -> list[Finding]:
 
 
 def _devices() -> Finding:
+    """The device line of every chapter: the GPU this kernel would use, or why it runs on the CPU only."""
     try:
-        from course.gpu import gpu_info
-        gpus = gpu_info()
+        from course.gpu import device_line, device_state
+
+        state = device_state()
+        line = device_line(state)
     except Exception as exc:
         return Finding("Devices", False, f"could not list devices ({exc})", required=False)
-    notice = read(settings.GPU_NOTICE)  # set by the hub when no GPU was free for you
-    if not gpus:
-        detail = "CPU only: no GPU visible to TensorFlow (chapters run, slower)"
-        return Finding("Devices", False, f"{detail}. {notice}" if notice else detail, required=False)
-    names = ", ".join(f"GPU {g.index}: {g.name}" for g in gpus)
-    return Finding("Devices", True, names)
+    if state.gpus:
+        return Finding("Devices", True, line)
+    return Finding("Devices", False, f"{line} (every chapter runs, only slower)", required=False)
 
 
 def _datasets() -> list[Finding]:

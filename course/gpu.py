@@ -18,11 +18,15 @@ from course import settings
 
 __all__ = [
     "ConvBenchmark",
+    "DeviceState",
     "GpuInfo",
     "configure_from_env",
     "conv_benchmark",
+    "device_line",
+    "device_state",
     "device_summary",
     "enable_memory_growth",
+    "gpu_expected",
     "gpu_info",
     "limit_gpu_memory",
     "require_gpu",
@@ -32,6 +36,9 @@ GROWTH_VAR = settings.GPU_MEMORY_GROWTH.name
 LIMIT_VAR = settings.GPU_MEMORY_LIMIT_MB.name
 TF_GROWTH_VAR = settings.TF_FORCE_GPU_ALLOW_GROWTH.name  # read by TensorFlow itself when it sets up a GPU
 VISIBLE_VAR = settings.CUDA_VISIBLE_DEVICES.name
+NVIDIA_VAR = settings.NVIDIA_VISIBLE_DEVICES.name
+POLICY_VAR = settings.GPU_POLICY.name
+NOTICE_VAR = settings.GPU_NOTICE.name
 _MIB = 1024 * 1024
 
 # The classic tutorial ("Using GPUs"): 32 filters of 7x7x3 over 100 random 100x100x3 images, sum of 10 runs.
@@ -283,6 +290,25 @@ def _gpu_device_files() -> bool:
     return bool(glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/dxg"))
 
 
+def _hides_every_gpu(value: str | None) -> bool:
+    """CUDA_VISIBLE_DEVICES set to nothing (or -1, the old idiom): CUDA sees no GPU at all."""
+    return value is not None and value.strip() in ("", "-1")
+
+
+def gpu_expected(environ: Mapping[str, str] | None = None, device_files: bool | None = None) -> bool:
+    """True when this process could use a GPU: a GPU device is present and no variable hides it.
+
+    Cheap (no TensorFlow): the kernel start-up file asks it to tell TensorFlow's harmless "no GPU"
+    start-up lines (expected here) from the same lines on a machine whose GPU should work (a real error).
+    """
+    environ = os.environ if environ is None else environ
+    if (environ.get(NVIDIA_VAR) or "").strip() == settings.HIDDEN_DEVICES:
+        return False
+    if _hides_every_gpu(environ.get(VISIBLE_VAR)):
+        return False
+    return _gpu_device_files() if device_files is None else device_files
+
+
 def configure_from_env(environ: Mapping[str, str] | None = None) -> None:
     """Apply the hub's GPU settings at kernel start-up (memory growth on by default, optional MB cap).
 
@@ -372,7 +398,7 @@ def conv_benchmark(repeats: int = 10, images: int = 100, size: int = 100) -> Con
 
 
 def device_summary(gpus: Sequence[GpuInfo] | None = None) -> str:
-    """TensorFlow version, devices and GPUs with memory, as a few lines of text (never raises)."""
+    """TensorFlow version, devices, GPUs with memory and, last, the device line, as a few lines (never raises)."""
     try:
         import tensorflow as tf
     except Exception as exc:
@@ -396,4 +422,151 @@ def device_summary(gpus: Sequence[GpuInfo] | None = None) -> str:
     settings = settings_from_env()
     limit = f"{settings.memory_limit_mb} MB" if settings.memory_limit_mb else "none"
     lines.append(f"GPU settings: memory growth {'on' if settings.memory_growth else 'off'}, memory limit {limit}")
+    lines.append("This kernel: " + device_line(None if gpus is None else DeviceState(gpus=tuple(found))))
     return "\n".join(lines)
+
+
+# --- what this kernel will use, in one line (every chapter's device line) ----------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """What `device_line` describes; `device_state()` fills it from TensorFlow (tests fill it by hand).
+
+    ``memory_limit_mb`` is the cap TensorFlow has on GPU 0 (a logical device configuration), ``device_files``
+    whether /dev has a GPU (None: look), ``tensorflow_error`` why TensorFlow cannot be imported, ``error``
+    why it could not list its GPUs.
+    """
+
+    gpus: tuple[GpuInfo, ...] = ()
+    built_with_cuda: bool | None = None
+    memory_growth: bool | None = None
+    memory_limit_mb: int | None = None
+    device_files: bool | None = None
+    tensorflow_error: str | None = None
+    error: str | None = None
+
+
+def _one_line(exc: BaseException) -> str:
+    return (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0]
+
+
+def device_state() -> DeviceState:
+    """TensorFlow's GPUs (with NVML names and memory), its CUDA build and GPU 0's memory settings; never raises."""
+    try:
+        import tensorflow as tf
+    except Exception as exc:
+        return DeviceState(tensorflow_error=_one_line(exc))
+    try:
+        built: bool | None = bool(tf.test.is_built_with_cuda())
+    except Exception:
+        built = None
+    try:
+        devices = _tf_gpus()
+        gpus = tuple(gpu_info(devices))
+    except Exception as exc:
+        return DeviceState(built_with_cuda=built, error=_one_line(exc))
+    growth = limit = None
+    if devices:
+        try:
+            growth = bool(tf.config.experimental.get_memory_growth(devices[0]))
+        except Exception:
+            pass
+        try:
+            configs = tf.config.get_logical_device_configuration(devices[0]) or []
+            limit = int(configs[0].memory_limit) if configs and configs[0].memory_limit else None
+        except Exception:
+            pass
+    return DeviceState(gpus=gpus, built_with_cuda=built, memory_growth=growth, memory_limit_mb=limit)
+
+
+def _policy(environ: Mapping[str, str]) -> str | None:
+    """The hub's GPU policy for this server, or None outside the hub (unset or not a policy)."""
+    if not (environ.get(POLICY_VAR) or "").strip():
+        return None
+    try:
+        return settings.GPU_POLICY.read(environ)
+    except settings.SettingError:
+        return None
+
+
+def _gpu_text(gpu: GpuInfo) -> str:
+    if gpu.memory_total_mb is None:
+        return f"GPU {gpu.index} ({gpu.name})"
+    size = f"{round(gpu.memory_total_mb / 1024)} GiB" if gpu.memory_total_mb >= 1024 else f"{gpu.memory_total_mb} MiB"
+    return f"GPU {gpu.index} ({gpu.name}, {size})"
+
+
+_SHARING = {
+    "shared": "shared with the class",
+    "spread": "assigned to you (spread policy: other students may use it too)",
+    "exclusive": "yours alone (exclusive policy)",
+}
+
+
+def _memory_text(state: DeviceState, environ: Mapping[str, str]) -> str:
+    growth = bool(state.memory_growth) or (environ.get(TF_GROWTH_VAR) or "").strip().lower() == "true"
+    limit = state.memory_limit_mb
+    if limit is not None:
+        hub_cap = settings_from_env(environ).memory_limit_mb
+        cap = f"capped at {limit:,} MB" + (" per student" if limit == hub_cap else "")
+        return f"memory grows as needed, {cap}" if growth else cap
+    if growth:
+        return "memory grows as needed"
+    return "TensorFlow takes nearly all of its memory at first use (gpu.enable_memory_growth() first shares it)"
+
+
+def _hidden_by_the_hub(policy: str) -> str:
+    if policy == "none":
+        return "the course hub gives students no GPU (GPU policy: none)"
+    return f"no GPU was assigned to this server ({policy} policy)"
+
+
+def _cpu_reason(state: DeviceState, environ: Mapping[str, str], policy: str | None) -> str:
+    visible = environ.get(VISIBLE_VAR)
+    if state.built_with_cuda is False:
+        return "TensorFlow was built without CUDA (on a GPU machine: pip install 'tensorflow[and-cuda]')"
+    notice = (environ.get(NOTICE_VAR) or "").strip()
+    if notice:
+        return f"no GPU was assigned to you ({policy} policy). {notice}" if policy else \
+            f"no GPU was assigned to you. {notice}"
+    if (environ.get(NVIDIA_VAR) or "").strip() == settings.HIDDEN_DEVICES:
+        if policy:
+            return _hidden_by_the_hub(policy)
+        return f"this server was started without GPUs ({NVIDIA_VAR}={settings.HIDDEN_DEVICES})"
+    device_files = _gpu_device_files() if state.device_files is None else state.device_files
+    if not device_files:
+        return "this machine has no GPU"
+    if _hides_every_gpu(visible):
+        if policy:
+            return _hidden_by_the_hub(policy)
+        if visible.strip() == "-1":
+            return f"{VISIBLE_VAR}=-1 hides every GPU (unset it and restart the kernel)"
+        return f"{VISIBLE_VAR} is empty, which hides every GPU (unset it and restart the kernel)"
+    said = f"; TensorFlow said: {state.error}" if state.error else ""
+    shown = f" with {VISIBLE_VAR}={visible.strip()!r}" if visible is not None else ""
+    return (f"this machine has a GPU but TensorFlow cannot use it{shown} (driver or CUDA libraries{said}); "
+            "gpu.require_gpu() says what to check")
+
+
+def device_line(state: DeviceState | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """One line, in words: the GPU this kernel will use and how its memory is shared, or why it runs on the CPU.
+
+    For example "GPU 0 (NVIDIA H200, 140 GiB) — shared with the class: memory grows as needed, capped at
+    8,000 MB per student", "CPU only: this machine has no GPU" or "CPU only: no GPU was assigned to you
+    (exclusive policy). All 2 GPUs are in use ...". Reads the hub's COURSE_GPU_POLICY and COURSE_GPU_NOTICE,
+    CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES, /dev, and what TensorFlow sees. Never raises.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        state = device_state() if state is None else state
+        if state.tensorflow_error:
+            return f"no device: TensorFlow cannot be imported ({state.tensorflow_error}); run `course doctor`"
+        policy = _policy(environ)
+        if not state.gpus:
+            return "CPU only: " + _cpu_reason(state, environ, policy)
+        names = ", ".join(_gpu_text(gpu) for gpu in state.gpus)
+        how = [part for part in (_SHARING.get(policy or ""), _memory_text(state, environ)) if part]
+        return f"{names} — " + ": ".join(how)
+    except Exception as exc:  # a device line must never stop a chapter
+        return f"devices unknown ({_one_line(exc)})"

@@ -16,11 +16,15 @@ import pytest
 from course import gpu
 from course.gpu import (
     ConvBenchmark,
+    DeviceState,
     GpuInfo,
     configure_from_env,
     conv_benchmark,
+    device_line,
+    device_state,
     device_summary,
     enable_memory_growth,
+    gpu_expected,
     gpu_info,
     limit_gpu_memory,
     require_gpu,
@@ -33,7 +37,8 @@ MIB = 1024 * 1024
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for name in ("CUDA_VISIBLE_DEVICES", gpu.GROWTH_VAR, gpu.LIMIT_VAR, gpu.TF_GROWTH_VAR):
+    for name in ("CUDA_VISIBLE_DEVICES", gpu.GROWTH_VAR, gpu.LIMIT_VAR, gpu.TF_GROWTH_VAR, gpu.NVIDIA_VAR,
+                 gpu.POLICY_VAR, gpu.NOTICE_VAR):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -238,11 +243,13 @@ def test_gpu_info_text():
 
 def test_device_summary_lists_gpus_and_settings(monkeypatch):
     monkeypatch.setenv(gpu.LIMIT_VAR, "4096")
+    monkeypatch.setenv(gpu.TF_GROWTH_VAR, "true")  # as in a kernel the course started
     lines = device_summary(gpus=[GpuInfo(0, "NVIDIA H100 80GB HBM3", 81559, 1024)]).splitlines()
     assert lines[0].startswith("TensorFlow 2.") and "built with CUDA:" in lines[0]
     assert lines[1].startswith("Devices: CPU:0")
     assert lines[2] == "GPU 0: NVIDIA H100 80GB HBM3, 1024 / 81559 MiB used"
     assert lines[3] == "GPU settings: memory growth on, memory limit 4096 MB"
+    assert lines[4] == "This kernel: GPU 0 (NVIDIA H100 80GB HBM3, 80 GiB) — memory grows as needed"
 
 
 def test_device_summary_on_this_machine():
@@ -251,3 +258,120 @@ def test_device_summary_on_this_machine():
 
     assert f"TensorFlow {tf.__version__}" in text
     assert "GPUs: none visible to TensorFlow" in text
+    assert text.splitlines()[-1] == "This kernel: CPU only: this machine has no GPU"
+
+
+# --- the device line: what this kernel will use, and why ------------------------------------------------------
+
+H200 = GpuInfo(0, "NVIDIA H200", 143771, 0)
+EXHAUSTED = ("All 2 GPUs are in use by other students, so this server runs on CPU only. "
+             "To try again later: File > Hub Control Panel > Stop My Server, then start it.")
+NO_GPU = DeviceState(built_with_cuda=True, device_files=False)  # a CPU-only machine
+HIDDEN = DeviceState(built_with_cuda=True, device_files=True)  # a GPU machine whose GPUs this kernel cannot see
+
+
+@pytest.mark.parametrize(("state", "environ", "line"), [
+    # a GPU: which, how it is shared, and its memory
+    (DeviceState(gpus=(H200,), memory_limit_mb=8000),
+     {"COURSE_GPU_POLICY": "shared", "TF_FORCE_GPU_ALLOW_GROWTH": "true", "COURSE_GPU_MEMORY_LIMIT_MB": "8000"},
+     "GPU 0 (NVIDIA H200, 140 GiB) — shared with the class: memory grows as needed, capped at 8,000 MB per student"),
+    (DeviceState(gpus=(H200,), memory_growth=True), {"COURSE_GPU_POLICY": "spread"},
+     "GPU 0 (NVIDIA H200, 140 GiB) — assigned to you (spread policy: other students may use it too): "
+     "memory grows as needed"),
+    (DeviceState(gpus=(H200,)), {"COURSE_GPU_POLICY": "exclusive", "TF_FORCE_GPU_ALLOW_GROWTH": "true"},
+     "GPU 0 (NVIDIA H200, 140 GiB) — yours alone (exclusive policy): memory grows as needed"),
+    (DeviceState(gpus=(H200,), memory_limit_mb=2048), {"COURSE_GPU_MEMORY_LIMIT_MB": "8000"},
+     "GPU 0 (NVIDIA H200, 140 GiB) — capped at 2,048 MB"),  # the student's own cap, no memory growth
+    (DeviceState(gpus=(H200,)), {},
+     "GPU 0 (NVIDIA H200, 140 GiB) — TensorFlow takes nearly all of its memory at first use "
+     "(gpu.enable_memory_growth() first shares it)"),
+    (DeviceState(gpus=(GpuInfo(0, "/physical_device:GPU:0"), GpuInfo(1, "Tiny", 512, 0)), memory_growth=True),
+     {"COURSE_GPU_POLICY": "bogus"},
+     "GPU 0 (/physical_device:GPU:0), GPU 1 (Tiny, 512 MiB) — memory grows as needed"),
+    # CPU only, and why
+    (DeviceState(built_with_cuda=False, device_files=True), {},
+     "CPU only: TensorFlow was built without CUDA (on a GPU machine: pip install 'tensorflow[and-cuda]')"),
+    (HIDDEN, {"COURSE_GPU_POLICY": "exclusive", "COURSE_GPU_NOTICE": EXHAUSTED, "CUDA_VISIBLE_DEVICES": "",
+              "NVIDIA_VISIBLE_DEVICES": "void"},
+     f"CPU only: no GPU was assigned to you (exclusive policy). {EXHAUSTED}"),
+    (NO_GPU, {"COURSE_GPU_NOTICE": EXHAUSTED}, f"CPU only: no GPU was assigned to you. {EXHAUSTED}"),
+    (NO_GPU, {"COURSE_GPU_POLICY": "none", "NVIDIA_VISIBLE_DEVICES": "void"},
+     "CPU only: the course hub gives students no GPU (GPU policy: none)"),
+    (NO_GPU, {"COURSE_GPU_POLICY": "spread", "NVIDIA_VISIBLE_DEVICES": "void"},
+     "CPU only: no GPU was assigned to this server (spread policy)"),
+    (NO_GPU, {"NVIDIA_VISIBLE_DEVICES": "void"},
+     "CPU only: this server was started without GPUs (NVIDIA_VISIBLE_DEVICES=void)"),
+    (NO_GPU, {}, "CPU only: this machine has no GPU"),
+    (NO_GPU, {"COURSE_GPU_POLICY": "none", "CUDA_VISIBLE_DEVICES": ""}, "CPU only: this machine has no GPU"),
+    (HIDDEN, {"CUDA_VISIBLE_DEVICES": ""},
+     "CPU only: CUDA_VISIBLE_DEVICES is empty, which hides every GPU (unset it and restart the kernel)"),
+    (HIDDEN, {"CUDA_VISIBLE_DEVICES": " -1 "},
+     "CPU only: CUDA_VISIBLE_DEVICES=-1 hides every GPU (unset it and restart the kernel)"),
+    (HIDDEN, {"COURSE_GPU_POLICY": "none", "CUDA_VISIBLE_DEVICES": ""},
+     "CPU only: the course hub gives students no GPU (GPU policy: none)"),
+    (HIDDEN, {}, "CPU only: this machine has a GPU but TensorFlow cannot use it (driver or CUDA libraries); "
+                 "gpu.require_gpu() says what to check"),
+    (DeviceState(device_files=True, error="InternalError: cuInit failed"), {"CUDA_VISIBLE_DEVICES": "7"},
+     "CPU only: this machine has a GPU but TensorFlow cannot use it with CUDA_VISIBLE_DEVICES='7' (driver or CUDA "
+     "libraries; TensorFlow said: InternalError: cuInit failed); gpu.require_gpu() says what to check"),
+    (DeviceState(tensorflow_error="ModuleNotFoundError: No module named 'tensorflow'"), {},
+     "no device: TensorFlow cannot be imported (ModuleNotFoundError: No module named 'tensorflow'); "
+     "run `course doctor`"),
+])
+def test_device_line_says_what_is_used_and_why(state, environ, line):
+    assert device_line(state, environ) == line
+
+
+def test_device_line_never_raises():
+    broken = DeviceState(gpus=(SimpleNamespace(index=0, name="x", memory_total_mb="lots"),))
+    assert device_line(broken, {}).startswith("devices unknown (TypeError: ")
+
+
+def test_device_line_on_this_machine(monkeypatch):
+    state = device_state()
+    assert state.gpus == () and state.built_with_cuda is True and state.error is None
+    assert device_line() == "CPU only: this machine has no GPU"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no device here, so that is the reason, not the variable
+    assert device_line() == "CPU only: this machine has no GPU"
+
+
+def test_device_state_reads_gpu_0s_memory_settings(monkeypatch):
+    import tensorflow as tf
+
+    devices = fake_gpus(1)
+    monkeypatch.setattr(gpu, "_tf_gpus", lambda: devices)
+    monkeypatch.setattr(tf.config.experimental, "get_memory_growth", lambda device: True)
+    monkeypatch.setattr(tf.config, "get_logical_device_configuration",
+                        lambda device: [tf.config.LogicalDeviceConfiguration(memory_limit=4096)])
+    state = device_state()
+    assert (state.memory_growth, state.memory_limit_mb) == (True, 4096)
+    assert state.gpus == (GpuInfo(index=0, name="/physical_device:GPU:0"),)
+
+
+@pytest.mark.parametrize(("environ", "files", "expected"), [
+    ({}, True, True),
+    ({}, False, False),
+    ({"CUDA_VISIBLE_DEVICES": ""}, True, False),
+    ({"CUDA_VISIBLE_DEVICES": "-1"}, True, False),
+    ({"CUDA_VISIBLE_DEVICES": "0"}, True, True),
+    ({"NVIDIA_VISIBLE_DEVICES": "void"}, True, False),
+])
+def test_gpu_expected(environ, files, expected):
+    assert gpu_expected(environ, device_files=files) is expected
+
+
+def test_gpu_expected_on_this_machine():
+    assert gpu_expected() is False  # no /dev/nvidia* here
+
+
+def test_course_doctor_reports_the_device_line(monkeypatch):
+    from course import doctor
+
+    finding = doctor._devices()
+    assert (finding.ok, finding.required) == (False, False)
+    assert finding.line().split(None, 2)[1:] == ["Devices", "CPU only: this machine has no GPU (every chapter runs, "
+                                                            "only slower)"]
+    monkeypatch.setattr(gpu, "device_state", lambda: DeviceState(gpus=(H200,), memory_growth=True))
+    monkeypatch.setenv(gpu.POLICY_VAR, "exclusive")
+    assert doctor._devices().line() == ("[ok  ] Devices              GPU 0 (NVIDIA H200, 140 GiB) — yours alone "
+                                        "(exclusive policy): memory grows as needed")
