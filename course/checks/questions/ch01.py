@@ -11,8 +11,8 @@ from course.checks.authoring import Wrong, expect_array, expect_number
 from course.checks.catalog import question
 from course.checks.describe import describe
 
-_SHAPES = [(), (3,), (3, 3), (2, 3, 1)]
-_NAMES = ["s (483)", "v ([1.1, 2.2, 3.3])", "m (3x3)", "t ([[[2],[4],[6]],[[8],[10],[12]]])"]
+_SHAPES = [(), (3,), (2, 3), (2, 3, 1)]
+_NAMES = ["s (483)", "v ([1.1, 2.2, 3.3])", "m ([[1, 2, 3], [4, 5, 6]])", "t ([[[2],[4],[6]],[[8],[10],[12]]])"]
 
 
 def _as_shape(value: Any, name: str) -> tuple:

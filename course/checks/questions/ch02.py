@@ -60,7 +60,7 @@ def pixel_mean(answer: Any) -> str:
             hint="The course loader already divides by 255: use ds.train.images as they are.",
         )
     expect_number(value, 0.131, tol=0.012, name="the mean pixel")
-    return "Right: most pixels are black (0), so the mean is small, about 0.13."
+    return "Right: most pixels are the black background (0), so the mean is small, about 0.13."
 
 
 def _expect_counts(answer: Any, labels: np.ndarray, what: str) -> None:

@@ -185,6 +185,7 @@ def model_accuracy(answer: Any) -> str:
     if value < 0.85:
         raise Wrong(f"{value:.1%} is low for softmax regression on MNIST (it reaches about 90% or more).",
                     hint="Train longer, or raise the learning rate (0.1-0.5 works for SGD here).")
-    if value >= 0.92:
-        return f"{value:.1%}: the classic figure of 92% is reached."
-    return f"{value:.1%}: learning works; the classic 92% needs the full 55,000 training images and more epochs."
+    if value >= 0.909:
+        return f"{value:.1%}: the classic figure of about 91% (0.9093 in the classic run) is reached."
+    return (f"{value:.1%}: learning works; the classic 91% (0.9093) needs the full 55,000 training images and more "
+            "epochs.")
