@@ -81,6 +81,14 @@ CASES = {
     "06.max_pool": (_pool, _pool_from_zero, "negative numbers"),
     "07.masked_accuracy": (_masked_accuracy, _mask_from_predictions, "predicted as padding"),
     "08.read_scalars": (_read_scalars, _read_scalars_unsorted, "not sorted by step"),
+    "13.scaled_lr": (lambda lr, base, new: lr * new / base, lambda lr, base, new: lr * (new // base), "rounded down"),
+    "13.tf_config": (lambda workers, index: {"cluster": {"worker": workers},
+                                             "task": {"type": "worker", "index": index}},
+                     lambda workers, index: {"cluster": {"worker": ["gpu-box-1:2222", "gpu-box-2:2222",
+                                                                    "gpu-box-3:2222"]},  # the exercise's cluster only
+                                             "task": {"type": "worker", "index": index}},
+                     "not the cluster given"),
+    "13.per_replica_batch": (lambda g, n: g // n, lambda g, n: g // 2 ** (n // 2), "96 examples over 3 replicas"),
 }
 
 
