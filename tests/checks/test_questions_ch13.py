@@ -162,6 +162,11 @@ def test_workers_agree():
     assert not apart.passed and "did not train one model together" in apart.message
     both_off = check("13.workers_agree", {"one_device": one, "workers": [[v + 0.1 for v in one]] * 2})
     assert not both_off.passed and "global batch" in both_off.hint
+    drift = np.linspace(0, 2e-4, 300)  # float sums in another order, 300 steps: a slow drift, not a different run
+    long = list(np.linspace(2.3, 0.57, 300))
+    assert check("13.workers_agree", {"one_device": long, "workers": [list(long + drift)] * 2}).passed
+    early = check("13.workers_agree", {"one_device": long, "workers": [[long[0] + 0.01] + long[1:]] * 2})
+    assert not early.passed and "differ from one device" in early.message
     fewer = check("13.workers_agree", {"one_device": one, "workers": [one[:2], one[:2]]})
     assert not fewer.passed and "same number of steps" in fewer.hint
     alone = check("13.workers_agree", {"one_device": one, "workers": [one]})

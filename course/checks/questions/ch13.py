@@ -22,6 +22,10 @@ GIVEN_WORKERS = ["gpu-box-1:2222", "gpu-box-2:2222", "gpu-box-3:2222"]
 
 # Losses of the chapter's runs agree within this much (float sums in another order differ by about 1e-6).
 LOSS_TOL = 1e-4
+# Step by step, two runs that add the same numbers in another order drift apart slowly (about 2e-4 after 300 SGD
+# steps): the first DRIFT_FREE_STEPS steps must agree within LOSS_TOL, every step within DRIFT_TOL.
+DRIFT_FREE_STEPS = 10
+DRIFT_TOL = 1e-2
 
 
 @question(
@@ -301,7 +305,9 @@ def workers_agree(answer: Any) -> str:
     if not all(np.allclose(run, runs[0], atol=LOSS_TOL, rtol=0) for run in runs[1:]):
         raise Wrong("The workers report different losses: they did not train one model together.",
                     hint="Each worker's TF_CONFIG must list the same cluster, with its own task index.")
-    if not np.allclose(runs[0], single, atol=LOSS_TOL, rtol=0):
+    first = slice(0, DRIFT_FREE_STEPS)
+    if not (np.allclose(runs[0][first], single[first], atol=LOSS_TOL, rtol=0)
+            and np.allclose(runs[0], single, atol=DRIFT_TOL, rtol=0)):
         worst = float(np.max(np.abs(runs[0] - single)))
         raise Wrong(f"The workers agree with each other but differ from one device by up to {worst:.3g}.",
                     hint="Use the same global batch (per-worker batch × workers), data and initial weights.")
