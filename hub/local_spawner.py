@@ -73,6 +73,7 @@ class CourseLocalSpawner(LocalProcessSpawner):
 
     gpu_assignment: GpuAssignment | None = None
     limits_notice: str | None = None  # why this server runs without the limits the hub applies to others
+    _resources_taken = False  # the pre-spawn step is done: the notices above are this spawn's
     _plain_cmd: list[str] | None = None
 
     @property
@@ -132,8 +133,10 @@ class CourseLocalSpawner(LocalProcessSpawner):
 
     async def _take_resources(self) -> AnyType:
         """Before the server starts: its GPUs, then its cgroup (or scope), then the configured hook."""
+        self._resources_taken = False
         self._assign_gpus()
         await asyncio.get_running_loop().run_in_executor(None, self._prepare_limits)
+        self._resources_taken = True
         result = super().run_pre_spawn_hook()
         return await result if inspect.isawaitable(result) else result
 
@@ -206,6 +209,9 @@ class CourseLocalSpawner(LocalProcessSpawner):
         return env
 
     async def progress(self):
+        """The spawn's notices (no GPU for this server, no limits) first, on the student's start-up page."""
+        while self._spawn_pending and not self._resources_taken:  # the page opened before the pre-spawn step
+            await asyncio.sleep(0.05)  # ends with it: a failed step ends the spawn, and _spawn_pending with it
         for notice in (self.gpu_assignment.notice if self.gpu_assignment else None, self.limits_notice):
             if notice:
                 yield {"progress": 40, "message": notice}
@@ -218,6 +224,9 @@ class CourseLocalSpawner(LocalProcessSpawner):
     async def _give_back_resources(self) -> AnyType:
         """After the server stopped: its GPUs back to the pool, its cgroup (and what is left in it) gone."""
         try:
+            self.gpu_assignment = None
+            self.limits_notice = None
+            self._resources_taken = False
             if self.resources is not None and self.resources.allocator.release(self.server_key):
                 self.log.info("GPU released by %s", self.server_key)
             await asyncio.get_running_loop().run_in_executor(None, self._remove_limits)

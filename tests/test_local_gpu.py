@@ -154,6 +154,28 @@ def test_exclusive_when_every_gpu_is_taken_gives_cpu_only_and_says_why(load_hub)
     assert env["CUDA_VISIBLE_DEVICES"] == "0" and "COURSE_GPU_NOTICE" not in env
 
 
+def test_a_progress_page_opened_before_the_pre_spawn_step_still_shows_why(load_hub):
+    hub = load_hub(COURSE_GPU_POLICY="exclusive", COURSE_GPU_IDS="0")
+    hub.start("alice")
+    bob = hub.spawner("bob")
+    bob._spawn_pending = True  # the student's page asks for progress the moment the spawn begins
+
+    async def page_then_step():
+        page = asyncio.ensure_future(collect(bob))
+        await asyncio.sleep(0.2)  # the page waits; nothing is shown yet
+        assert not page.done()
+        await bob.run_pre_spawn_hook()
+        return await asyncio.wait_for(page, timeout=10)
+
+    async def collect(spawner):
+        return [event["message"] async for event in spawner.progress()]
+
+    messages = asyncio.run(page_then_step())
+    assert "The only GPU is in use by another student" in messages[0]
+    hub.stop("bob")
+    assert bob.gpu_assignment is None and not bob._resources_taken  # the next spawn's page waits again
+
+
 def test_assignments_survive_a_hub_restart_and_stale_ones_are_dropped(load_hub, tmp_path):
     hub = load_hub(COURSE_GPU_POLICY="exclusive", COURSE_GPU_IDS="0,1")
     hub.start("alice")
