@@ -79,6 +79,7 @@ class Means:
     no_swap: bool = False  # swap is capped at 0 for the group (v1: accounted swap; v2: memory.swap.max)
     oom_score_adj: bool = False  # the server's oom_score_adj can be lowered (root with CAP_SYS_RESOURCE)
     missing: tuple[str, ...] = field(default_factory=tuple)  # why a wanted limit is not applied
+    available: str = ""  # nothing asked: the means this machine would use, or why it has none
 
     @property
     def wanted(self) -> bool:
@@ -103,7 +104,8 @@ class Means:
         if self.cpu_cores is not None:
             asked.append(f"CPU {_cores(self.cpu_cores)}")
         if not asked:
-            return ("none set (COURSE_MEM_LIMIT, COURSE_CPU_LIMIT are empty): "
+            means = self.available or "no means known"
+            return (f"none set (COURSE_MEM_LIMIT, COURSE_CPU_LIMIT are empty; {means}): "
                     "one student's kernel may use all of this machine's memory and CPUs")
         why = "; ".join(self.missing) or "no means on this machine"
         if not self.applies:
@@ -152,13 +154,17 @@ def detect(memory_bytes: int | None, cpu_cores: float | None, *, root: bool | No
     """
     root = running_as_root() if root is None else root
     oom = root and can_lower_oom_score_adj()
-    if memory_bytes is None and cpu_cores is None:
-        return Means("none", oom_score_adj=oom)
     if not root:
-        return Means("none", memory_bytes, cpu_cores,
-                     missing=("the hub is not running as root, and only root can make cgroups",))
+        why = "the hub is not running as root, and only root can make cgroups"
+        if memory_bytes is None and cpu_cores is None:
+            return Means("none", available=f"no means to apply them here: {why}")
+        return Means("none", memory_bytes, cpu_cores, missing=(why,))
     missing: list[str] = []
     systemd = (systemd_booted() and shutil.which("systemd-run") is not None) if systemd is None else systemd
+    if memory_bytes is None and cpu_cores is None:  # nothing to probe: say what setting them would use
+        if layout is True:
+            layout = cgroups.this_machine()
+        return Means("none", oom_score_adj=oom, available=_available(systemd, layout))
     if systemd:
         why = (probe_systemd or probe_scope)(memory_bytes, cpu_cores)
         if why is None:
@@ -184,6 +190,14 @@ def detect(memory_bytes: int | None, cpu_cores: float | None, *, root: bool | No
     return Means("cgroup" if memory or cpu else "none", memory_bytes, cpu_cores, memory=memory, cpu=cpu,
                  layout=layout, no_swap=memory and _swap_capped(layout), oom_score_adj=oom,
                  missing=tuple(missing))
+
+
+def _available(systemd: bool, layout: Layout | None) -> str:
+    if systemd:
+        return "systemd scopes would apply them"
+    if layout is None:
+        return "no means to apply them here: no memory cgroup on this machine"
+    return f"cgroup v{layout.version} would apply them"
 
 
 def _controller_root(layout: Layout, controller: str) -> Path | None:

@@ -49,11 +49,21 @@ def v2_layout(tmp_path: Path, controllers: str = "cpuset cpu io memory pids") ->
 # -- the means and the start-up line ------------------------------------------------------------------------
 
 
-def test_nothing_asked_is_said_in_one_line():
+def test_nothing_asked_is_said_in_one_line_with_the_means_setting_them_would_use(tmp_path):
     means = limits.detect(None, None, root=True, layout=None, systemd=False)
     assert means.kind == "none" and not means.applies
-    assert means.describe() == ("none set (COURSE_MEM_LIMIT, COURSE_CPU_LIMIT are empty): one student's kernel "
-                                "may use all of this machine's memory and CPUs")
+    assert means.describe() == ("none set (COURSE_MEM_LIMIT, COURSE_CPU_LIMIT are empty; no means to apply them "
+                                "here: no memory cgroup on this machine): one student's kernel may use all of this "
+                                "machine's memory and CPUs")
+    layout = v1_layout(tmp_path)
+    assert "are empty; cgroup v1 would apply them):" in limits.detect(None, None, root=True, layout=layout,
+                                                                       systemd=False).describe()
+    assert not (layout.memory / limits.PARENT).exists()  # nothing asked: nothing probed
+    assert "are empty; systemd scopes would apply them):" in limits.detect(None, None, root=True, layout=layout,
+                                                                            systemd=True).describe()
+    ordinary = limits.detect(None, None, root=False, layout=layout, systemd=True).describe()
+    assert "are empty; no means to apply them here: the hub is not running as root" in ordinary
+    assert "\n" not in ordinary
 
 
 def test_an_ordinary_user_has_no_means_and_the_line_says_which_limits_are_not_applied():
