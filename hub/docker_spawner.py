@@ -10,11 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from dockerspawner import DockerSpawner
-from jupyterhub import orm
 
 from course import settings as registry
 from hub.common import gradebook_service, gradebook_url
-from hub.gpu_policy import GPU_VARIABLES, STATE_FILENAME, GpuAllocator, GpuAssignment, gpu_environment, server_key
+from hub.gpu_policy import (
+    GPU_VARIABLES,
+    STATE_FILENAME,
+    GpuAllocator,
+    GpuAssignment,
+    active_server_keys,
+    gpu_environment,
+    server_key,
+)
 from hub.gradebook import SERVICE_NAME
 from hub.settings import Settings
 
@@ -48,12 +55,6 @@ def device_requests(assignment: GpuAssignment) -> list[Any]:
     if assignment.devices:
         return [DeviceRequest(driver="nvidia", device_ids=list(assignment.devices), capabilities=[["gpu"]])]
     return []
-
-
-def active_server_keys(db) -> set[str]:
-    """Keys of every server the hub counts as running or starting (it has a server row)."""
-    rows = db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None)).all()
-    return {server_key(row.user.name, row.name or "") for row in rows if row.user is not None}
 
 
 def container_environment(settings: Settings, inherited: dict[str, Any] | None = None) -> dict[str, Any]:
