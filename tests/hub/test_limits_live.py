@@ -31,15 +31,10 @@ LIMIT = 1024 ** 3
 FAKE_NVIDIA_SMI = "#!/bin/sh\n[ \"$1\" = -L ] || exit 2\necho 'GPU 0: NVIDIA Stand-in (UUID: GPU-00000000-test)'\n"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
-# What a kernel reports about itself. It raises its own oom_score_adj as singleuser/kernel_startup.py is to
-# do (hub.limits.KERNEL_OOM_SCORE_ADJ), so the OOM killer picks it before its server.
+# What a kernel reports about itself. Its start-up (singleuser/kernel_startup.py) raised its oom_score_adj to
+# +500, so the OOM killer picks it before its server.
 CELL_SELF = """
 import json, os, sys
-try:
-    with open('/proc/self/oom_score_adj', 'w') as f:
-        f.write('500')
-except OSError:
-    pass
 groups = {}
 for line in open('/proc/self/cgroup').read().splitlines():
     _, controllers, path = line.split(':', 2)
@@ -253,8 +248,13 @@ def test_a_kernel_past_its_memory_limit_is_the_only_thing_that_dies(students):
     while ana.server_api("GET", f"kernels/{hog}").json().get("execution_state") not in ("idle", "busy"):
         assert time.monotonic() < deadline, "the killed kernel was not restarted"
         time.sleep(0.5)
+    # The student reads why, once, on the new kernel's first cell; nowhere else.
+    first, second = ana.run_cell(hog, "print('back')"), ana.run_cell(hog, "print('again')")
+    assert "Your previous kernel was stopped because it used more than 1.0 GiB, this server's memory limit" \
+        in first.stderr and first.stdout.endswith("back\n")
+    assert second.stderr == "" and ana.run_cell(other, "print(1)").stderr == ""
     after = about(ana, hog)
-    assert after["pid"] != before["pid"] and after["server"] == before["server"]
+    assert after["pid"] != before["pid"] and after["server"] == before["server"] and after["oom_score_adj"] == 500
     # Another student's kernel never noticed: the same process answers.
     assert ben.run_cell(bens, "print(6 * 7)").stdout == "42\n"
     assert about(ben, bens)["pid"] == bystander["pid"]
