@@ -33,6 +33,7 @@ TOOLS_SCOPES = ["list:users", "read:users", "admin:users", "admin:servers", "lis
 # A server started from the course image: the image's start.sh runs its start-up hooks (the ~/course sync)
 # first, then Docker Stacks' start-singleuser.py starts jupyterhub-singleuser (Docker and Kubernetes mode).
 IMAGE_SERVER_COMMAND = ["start-singleuser.py"]
+TOOLS_SERVICE = "course-tools"  # the service whose token the `course hub` commands use
 # The gradebook lists the hub's users (so a student who never reported still has a row) and nothing more.
 GRADEBOOK_SCOPES = ["list:users", "read:users"]
 
@@ -127,10 +128,10 @@ def services(settings: Settings, culler_token: str | None, tools_token: str,
              gradebook_token: str) -> tuple[list[dict], list[dict]]:
     """The hub services (course tools, gradebook, idle culler) and their roles. With `culler_token` None
     the idle culler is left to someone else (the Kubernetes chart's own, `cull.*`)."""
-    found = [{"name": "course-tools", "api_token": tools_token,
+    found = [{"name": TOOLS_SERVICE, "api_token": tools_token,
               "display": False, "info": {"description": "instructor tooling (CLI, benchmarks)"}},
              gradebook_service(settings, gradebook_token)]
-    roles = [{"name": "course-tools", "scopes": TOOLS_SCOPES, "services": ["course-tools"]},
+    roles = [{"name": TOOLS_SERVICE, "scopes": TOOLS_SCOPES, "services": [TOOLS_SERVICE]},
              {"name": SERVICE_NAME, "scopes": GRADEBOOK_SCOPES, "services": [SERVICE_NAME]}]
     if settings.idle_timeout > 0 and culler_token is not None:
         every = max(10, min(300, settings.idle_timeout // 4))

@@ -11,22 +11,26 @@ Settings come from `hub.extraEnv`, read through the registry as in the other mod
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from course import settings as registry
 from hub import accounts
-from hub.common import IMAGE_SERVER_COMMAND, configure_course, gradebook_service, gradebook_url, services
+from hub.common import (
+    IMAGE_SERVER_COMMAND,
+    TOOLS_SERVICE,
+    configure_course,
+    gradebook_service,
+    gradebook_url,
+    services,
+)
 from hub.content import image_content_environment
 from hub.gradebook import SERVICE_NAME
 from hub.kube_spawner import CourseKubeSpawner, ProfileError, profiles_for_policy
 from hub.settings import Settings, SettingsError, load_settings
 
-CHART_CONFIG = Path("/usr/local/etc/jupyterhub/jupyterhub_config.py")  # where the chart mounts its config
 CHART_CULLER = "jupyterhub-idle-culler"  # the service the chart's cull.* creates
 CHART_SQLITE = "sqlite:///jupyterhub.sqlite"  # the chart's hub.db.type=sqlite-pvc, relative to the working folder
-TOOLS_SERVICE = "course-tools"
 DATA_VOLUME = "course-data"  # the name of the shared data volume inside each pod
 CONTAINER_SECURITY = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -51,11 +55,16 @@ def configure_from_chart(c: Any) -> None:
 def first_admin_lines(settings: Settings) -> list[str]:
     """Create the configured admins that do not exist yet (as `python -m hub` does in the other modes);
     what to tell the instructor, passwords shown this once."""
-    db = accounts.open_db(settings)
     try:
-        made = accounts.ensure_admins(db, settings)
-    finally:
-        db.close()
+        db = accounts.open_db(settings)
+        try:
+            made = accounts.ensure_admins(db, settings)
+        finally:
+            db.close()
+    except Exception as exc:  # noqa: BLE001 - e.g. the volume is not writable: one line, not a traceback
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SystemExit(f"course hub: cannot open the hub's database in {settings.state_dir} "
+                         f"({registry.HUB_STATE_DIR.name}, the chart's hub.db volume): {detail}") from None
     lines = []
     for account in made:
         if account.password:

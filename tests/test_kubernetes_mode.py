@@ -308,3 +308,9 @@ def test_the_course_config_file_says_where_kubernetes_mode_runs(tmp_path, monkey
     monkeypatch.setenv("COURSE_HUB_STATE_DIR", str(tmp_path))
     with pytest.raises(SystemExit, match="^course hub: COURSE_HUB_MODE=kubernetes runs in the Zero to JupyterHub"):
         PyFileConfigLoader("jupyterhub_config.py", path=str(REPO / "hub")).load_config()
+
+
+def test_a_hub_volume_it_cannot_write_stops_the_hub_with_one_line(load_chart, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    stops(load_chart, "cannot open the hub's database in", COURSE_HUB_STATE_DIR=str(blocked))
