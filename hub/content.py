@@ -18,9 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from course import settings as registry
 from hub.settings import Settings
 
 LOCAL_BRANCH = "main"
+# Docker and Kubernetes mode: the notebooks baked into the course image as a git repository
+# (docker/singleuser.Dockerfile), pulled into ~/course unless COURSE_CONTENT_REPO names another.
+CONTENT_IN_IMAGE = "file:///srv/course-content"
+CONTENT_IN_IMAGE_BRANCH = "main"
 _IGNORED = {".ipynb_checkpoints", "__pycache__", ".DS_Store", ".git"}
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "course hub", "GIT_AUTHOR_EMAIL": "hub@course.invalid",
@@ -50,6 +55,16 @@ def content_source(settings: Settings) -> ContentSource:
         return ContentSource(settings.content_repo, settings.content_branch, None)
     repo = local_repo_dir(settings)
     return ContentSource(str(repo), LOCAL_BRANCH, repo, settings.notebooks_dir)
+
+
+def image_content_environment(settings: Settings) -> dict[str, str]:
+    """What a server started from the course image pulls into ~/course: COURSE_CONTENT_REPO and its branch,
+    else the notebooks baked into the image (one branch)."""
+    if settings.content_repo:
+        url, branch = settings.content_repo, settings.content_branch
+    else:
+        url, branch = CONTENT_IN_IMAGE, CONTENT_IN_IMAGE_BRANCH
+    return {registry.CONTENT_REPO.name: url, registry.CONTENT_BRANCH.name: branch}
 
 
 def _git(repo: Path, *args: str) -> str:

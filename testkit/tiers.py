@@ -23,6 +23,8 @@ TIERS = {
     "hub": "the real hub on loopback: JupyterHub, configurable-http-proxy, students' servers",
     "browser": "Debian's Chromium driven by Playwright against the live hub",
     "docker_static": "the Docker mode's gate without an engine: hadolint, the compose schema, docker-py, pip",
+    "kubernetes_static": "the Kubernetes mode's gate without a cluster: the chart's values schema, KubeSpawner's "
+                         "pod manifests against the Kubernetes API schema",
     "notebooks": "every chapter executed by nbval in fast mode",
 }
 
@@ -57,6 +59,10 @@ def tier_problem(tier: str) -> str | None:
             if venv_tool(tool) is None:
                 return f"{tool} is missing: pip install -e '.[test]'"
         return _missing_modules("dockerspawner", "docker", "yaml")
+    if tier == "kubernetes_static":
+        from testkit.z2jh import missing_reason
+
+        return _missing_modules("kubespawner", "kubernetes_validate", "jsonschema", "yaml") or missing_reason()
     if tier == "notebooks":
         missing = _missing_modules("nbval", "tensorflow")
         if missing:
