@@ -17,6 +17,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_ALL = "--require-all-tiers"
+# The one kind of skip --require-all-tiers lets through: a reference file the project may not carry (the Zero
+# to JupyterHub chart's values schema and defaults, which ../shared/schemas/ beside the checkout holds where
+# it is present). The tests that need it say so in their skip reason, starting with this text.
+OUTSIDE_PROJECT = "reference outside the project is absent: "
 
 TIERS = {
     "unit": "the library and the hub's modules on their own",
@@ -60,9 +64,8 @@ def tier_problem(tier: str) -> str | None:
                 return f"{tool} is missing: pip install -e '.[test]'"
         return _missing_modules("dockerspawner", "docker", "yaml")
     if tier == "kubernetes_static":
-        from testkit.z2jh import missing_reason
-
-        return _missing_modules("kubespawner", "kubernetes_validate", "jsonschema", "yaml") or missing_reason()
+        # Without the chart's own files beside the checkout only the tests that need them skip (OUTSIDE_PROJECT).
+        return _missing_modules("kubespawner", "kubernetes_validate", "jsonschema", "yaml")
     if tier == "notebooks":
         missing = _missing_modules("nbval", "tensorflow")
         if missing:

@@ -27,9 +27,7 @@ K8S = "1.32"
 
 
 def chart_errors(values: dict) -> list[str]:
-    folder = z2jh.schema_folder()
-    assert folder is not None, z2jh.missing_reason()
-    schema = z2jh.load_yaml(folder / z2jh.SCHEMA)
+    schema = z2jh.load_yaml(z2jh.chart_folder() / z2jh.SCHEMA)
     validator = jsonschema.validators.validator_for(schema)(schema)
     merged = z2jh.merged_values(values)
     return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(merged)]
