@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from jupyterhub.roles import get_default_roles
+from tornado.httpclient import AsyncHTTPClient
 
 from course import settings as registry
 from course.settings import HUB_NAME_PATTERN
@@ -32,6 +33,8 @@ TOOLS_SCOPES = ["list:users", "read:users", "admin:users", "admin:servers", "lis
                 "read:services", "read:hub"]
 # The gradebook lists the hub's users (so a student who never reported still has a row) and nothing more.
 GRADEBOOK_SCOPES = ["list:users", "read:users"]
+# Requests the hub's own HTTP client sends at once (tornado's default is 10; see hub_http_client()).
+HUB_HTTP_CLIENTS = 100
 
 
 def proxy_command() -> list[str]:
@@ -140,8 +143,22 @@ def services(settings: Settings, culler_token: str, tools_token: str,
     return found, roles
 
 
+def hub_http_client(max_clients: int = HUB_HTTP_CLIENTS) -> None:
+    """Let the hub's HTTP client (tornado's, shared by everything in the hub process) send `max_clients`
+    requests at once instead of 10.
+
+    When a class starts, the hub checks each starting server until it answers; a server that has bound its
+    port but is still loading its extensions holds its check (and a client slot) for up to 20 s. With ten such
+    servers, the proxy's route updates queued behind them and timed out, and JupyterHub stopped those
+    servers ("Failed to add ... to proxy"): 10 of 30 students in one run on two cores.
+    """
+    AsyncHTTPClient.configure(AsyncHTTPClient.configured_class(), max_clients=max_clients)
+
+
 def configure_common(c, settings: Settings) -> None:
-    """Apply the configuration both modes share to the JupyterHub config object `c`."""
+    """Apply the configuration both modes share to the JupyterHub config object `c` (and size the hub's
+    HTTP client, `hub_http_client`)."""
+    hub_http_client()
     state = settings.state_dir
     secrets = ensure_secrets(state)
 
