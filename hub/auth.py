@@ -11,6 +11,7 @@ Differences from NativeAuthenticator 1.3.0 (pinned, with JupyterHub 5.5.4):
 from __future__ import annotations
 
 import asyncio
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
@@ -27,8 +28,11 @@ from hub.system_users import valid_hub_name
 
 APPROVE, REVOKE = "approve", "revoke"
 # Password comparisons get threads of their own: on asyncio's default pool, a class logging in at once
-# (~0.3 s of CPU each) would queue the spawner's pre-start steps, which run there, behind every login.
-_PASSWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="course-password")
+# (0.3-1 s of CPU each) queued the spawner's pre-start steps, which run there, behind every login. As many
+# threads as that pool has, so that logins keep their share of the CPU while servers start (with two, the
+# last of 30 logins waited a minute).
+_PASSWORD_POOL = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4),
+                                    thread_name_prefix="course-password")
 
 
 class CourseLoginHandler(NativeLoginHandler):
