@@ -53,6 +53,7 @@ COURSE, STOCK = "course", "stock"
 @dataclass
 class Outcome:
     name: str
+    login: float | None = None
     spawn: float | None = None
     kernel: float | None = None
     cell: float | None = None
@@ -182,7 +183,9 @@ def student(url: str, name: str, password: str, out: Outcome,
             signed_up.append(name)
             approved.wait()
         out.steps.append("login")
+        started = time.monotonic()
         client.login(name, password)
+        out.login = time.monotonic() - started
         client.new_token()
         out.steps.append("spawn")
         out.spawn = client.start_server(wait=300)
@@ -267,6 +270,7 @@ def report(runs: list[ClassRun], title: str | None = None) -> list[str]:
     lines += [
         f"students {len(runs[0].outcomes)} at once on {os.cpu_count()} CPU cores; wall time {walls} s; "
         f"load average after {', '.join(f'{run.load:.1f}' for run in runs)}",
+        summary("login", [o.login for o in outcomes if o.login is not None]),
         summary("spawn (start->ready)", [o.spawn for o in outcomes if o.spawn is not None]),
         summary("kernel start", [o.kernel for o in outcomes if o.kernel is not None]),
         summary("cell latency", [o.cell for o in outcomes if o.cell is not None]),
