@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from jupyterhub.roles import get_default_roles
+from tornado.httpclient import AsyncHTTPClient
 
 from course import settings as registry
 from course.settings import HUB_NAME_PATTERN
@@ -36,6 +37,8 @@ IMAGE_SERVER_COMMAND = ["start-singleuser.py"]
 TOOLS_SERVICE = "course-tools"  # the service whose token the `course hub` commands use
 # The gradebook lists the hub's users (so a student who never reported still has a row) and nothing more.
 GRADEBOOK_SCOPES = ["list:users", "read:users"]
+# Requests the hub's own HTTP client sends at once (tornado's default is 10; see hub_http_client()).
+HUB_HTTP_CLIENTS = 100
 
 
 def proxy_command() -> list[str]:
@@ -145,9 +148,22 @@ def services(settings: Settings, culler_token: str | None, tools_token: str,
     return found, roles
 
 
+def hub_http_client(max_clients: int = HUB_HTTP_CLIENTS) -> None:
+    """Let the hub's HTTP client (tornado's, shared by everything in the hub process) send `max_clients`
+    requests at once instead of 10.
+
+    When a class starts, the hub checks each starting server until it answers; a server that has bound its
+    port but is still loading its extensions holds its check (and a client slot) for up to 20 s. With ten such
+    servers, the proxy's route updates queued behind them and timed out, and JupyterHub stopped those
+    servers ("Failed to add ... to proxy"): 10 of 30 students in one run on two cores.
+    """
+    AsyncHTTPClient.configure(AsyncHTTPClient.configured_class(), max_clients=max_clients)
+
+
 def configure_hub_process(c, settings: Settings, secrets: HubSecrets) -> None:
-    """Where the hub listens, its database, cookie secret and the proxy it starts (local and Docker mode;
-    in Kubernetes mode the chart sets these)."""
+    """Where the hub listens, its database, cookie secret, the proxy it starts and the size of its HTTP client
+    (local and Docker mode; in Kubernetes mode the chart sets these, with pycurl as the client)."""
+    hub_http_client()
     state = settings.state_dir
     c.JupyterHub.bind_url = settings.bind_url
     c.JupyterHub.hub_ip = "127.0.0.1"
