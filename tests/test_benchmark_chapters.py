@@ -79,6 +79,11 @@ def test_the_primers_result_line_is_read():
     assert run.result.metric == "numpy_speedup"
 
 
+def test_the_course_notebooks_are_all_found_in_order():
+    found = [c for c, _ in chapters.find_notebooks(None)]
+    assert found[:3] == ["00", "00a", "01"] and found == sorted(found)
+
+
 def test_format_table_shows_dash_for_missing_figures():
     runs = [
         chapters.ChapterRun("01", "01_tensors.ipynb", 12.3),

@@ -166,3 +166,5 @@ def test_the_real_course_loads():
     course = Course.load(load_questions())
     assert course.chapters and all(c.exercises or c.results for c in course.chapters)
     assert "03.cost_by_hand" in course.chapter("03").exercises
+    ids = [c.id for c in course.chapters]
+    assert ids.index("00") + 1 == ids.index("00a") == ids.index("01") - 1  # the primer between setup and tensors

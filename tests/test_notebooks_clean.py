@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-CHAPTERS = ["00_setup", "01_tensors", "02_mnist", "03_linear_regression", "04_softmax_regression",
-            "05_neural_networks", "06_cnn", "07_rnn", "08_tensorboard", "09_saving_restoring"]
+CHAPTERS = ["00_setup", "00a_python_primer", "01_tensors", "02_mnist", "03_linear_regression",
+            "04_softmax_regression", "05_neural_networks", "06_cnn", "07_rnn", "08_tensorboard", "09_saving_restoring"]
 
 
 def load(name: str) -> dict:
@@ -26,6 +26,14 @@ def test_every_chapter_exists():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == CHAPTERS
 
 
+def test_the_primer_sorts_between_setup_and_tensors_wherever_chapters_are_listed():
+    """The file browser, `ls` and every sorted list put 00a_python_primer after 00_setup and before 01_tensors."""
+    names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    assert names.index("00a_python_primer.ipynb") == names.index("00_setup.ipynb") + 1
+    assert names.index("01_tensors.ipynb") == names.index("00a_python_primer.ipynb") + 1
+    assert [chapter_of(n) for n in CHAPTERS] == sorted(chapter_of(n) for n in CHAPTERS)
+
+
 def test_the_notebook_runs_proof_reads_every_chapters_id():
     """The root conftest's proof (notebooks-record-no-exercise) finds the chapter of every notebook that runs."""
     import importlib.util
@@ -34,7 +42,6 @@ def test_the_notebook_runs_proof_reads_every_chapters_id():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert [module._NOTEBOOK.match(f"{n}.ipynb")[1] for n in CHAPTERS] == [chapter_of(n) for n in CHAPTERS]
-    assert module._NOTEBOOK.match("00a_python_primer.ipynb")[1] == "00a"
     assert module._NOTEBOOK.match("notes.ipynb") is None and module._NOTEBOOK.match("0a_x.ipynb") is None
 
 
