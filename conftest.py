@@ -11,6 +11,7 @@ chapters' own results; and it passes only if every notebook cell ran and passed.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from testkit.tiers import OUTSIDE_PROJECT, REPO, REQUIRE_ALL, TIERS, require, ti
 
 _BEFORE = pytest.StashKey["set[str] | None"]()
 _CELLS = pytest.StashKey["dict[str, str]"]()  # nbval cell node id -> outcome of its call ("" until it ran)
-_CHAPTERS = pytest.StashKey["set[str]"]()  # the chapters ("06") whose notebooks run
+_CHAPTERS = pytest.StashKey["set[str]"]()  # the chapters ("06", "00a") whose notebooks run
+_NOTEBOOK = re.compile(r"^([0-9]{2}[a-z]?)_.*\.ipynb$")  # a chapter's notebook: 06_cnn.ipynb, 00a_python_primer.ipynb
 _RECORDED = pytest.StashKey["dict[str, dict] | None"]()  # progress entries before the first notebook cell
 _OUTSIDE = pytest.StashKey["set[str]"]()  # why tests that need a reference outside the project skipped
 PROOF = "notebooks-record-no-exercise"
@@ -52,7 +54,7 @@ def pytest_collection_modifyitems(config, items):
     cells = [item for item in items if _is_notebook_cell(item)]
     if cells:
         config.stash[_CELLS] = {item.nodeid: "" for item in cells}
-        config.stash[_CHAPTERS] = {item.path.name[:2] for item in cells if item.path.name[:2].isdigit()}
+        config.stash[_CHAPTERS] = {m[1] for item in cells if (m := _NOTEBOOK.match(item.path.name))}
         proof = ExecutedAsCommitted.from_parent(items[0].session, name=PROOF)
         proof.add_marker(pytest.mark.notebooks)
         items.append(proof)

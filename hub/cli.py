@@ -234,7 +234,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                                description="Each student's chapter notebook is copied (never changed) and run "
                                            "top to bottom in a sandbox; its checks are recorded in the gradebook.")
     grade.add_argument("chapters", nargs="*", metavar="CHAPTER",
-                       help="chapters such as 03 or 3 (default: every chapter with exercises)")
+                       help="chapters such as 03 or 3, or 00a (default: every chapter with exercises)")
     grade.add_argument("--students", nargs="+", metavar="NAME", help="only these students (default: all)")
     grade.add_argument("--full", action="store_true", help="full mode (default: fast mode, COURSE_FAST=1)")
     grade.add_argument("--jobs", type=int, metavar="N", help="students graded at once (default: COURSE_GRADE_JOBS)")

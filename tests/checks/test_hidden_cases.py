@@ -63,8 +63,18 @@ def _masked_accuracy(y_true, y_pred):
     return float(np.mean(y_pred[mask] == y_true[mask]))
 
 
+def _stats_max_from_zero(values):
+    """Right while the list holds a number >= 0: the largest value starts at 0."""
+    smallest, largest = values[0], 0
+    for v in values:
+        smallest, largest = min(smallest, v), max(largest, v)
+    return smallest, largest, sum(values) / len(values)
+
+
 CASES = {
     # question id: (a right answer, an answer the public cases pass and a hidden case catches, what it misses)
+    "00a.relu": (lambda x: np.maximum(x, 0), lambda x: np.array([max(0.0, v) for v in x]), "2-D array"),
+    "00a.stats": (lambda v: (min(v), max(v), sum(v) / len(v)), _stats_max_from_zero, "all negative"),
     "02.count_classes": (lambda labels: np.bincount(labels, minlength=10),
                          lambda labels: np.bincount(labels, minlength=10) if len(labels) else np.zeros(0),
                          "no labels at all"),
