@@ -265,7 +265,7 @@ def saddle_escape(answer: Any) -> str:
                          "not f < −1 or |y| ≥ 1.")
     stuck = [n for n in OPTIMIZERS if expected[n] is None]
     fastest = min((n for n in OPTIMIZERS if expected[n] is not None), key=lambda n: expected[n])
-    return (f"Right: {', '.join(stuck) or 'none'} stay near the saddle for all {SADDLE_STEPS} steps; {fastest} is out "
+    return (f"Right: {' and '.join(stuck) or 'none'} never get |y| > 1 in {SADDLE_STEPS} steps; {fastest} is out "
             "first. Steps proportional to a tiny gradient are tiny.")
 
 
