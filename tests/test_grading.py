@@ -41,7 +41,7 @@ def write_notebook(path: Path, *sources: str) -> bytes:
 
 def test_chapters_are_numbers_of_chapters_with_exercises():
     known = notebooks.graded_chapters()
-    assert known == [f"{n:02d}" for n in range(10)]
+    assert known == [f"{n:02d}" for n in range(11)]
     assert notebooks.chapter_id("3", known) == "03" and notebooks.chapter_id("03", known) == "03"
     for bad, words in (("3a", "not a chapter"), ("12", "no exercises"), ("", "not a chapter")):
         with pytest.raises(notebooks.GradingInputError, match=words):
