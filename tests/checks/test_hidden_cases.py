@@ -69,6 +69,39 @@ def _stats_max_from_zero(values):
     for v in values:
         smallest, largest = min(smallest, v), max(largest, v)
     return smallest, largest, sum(values) / len(values)
+def _torch_momentum(w, b, g, learning_rate, momentum):
+    b = momentum * b + g
+    return w - learning_rate * b, b
+
+
+def _momentum_on_vectors_only(w, b, g, learning_rate, momentum):
+    """Right on numbers and vectors: a matrix comes back unchanged."""
+    return (w, b) if np.ndim(w) > 1 else _torch_momentum(w, b, g, learning_rate, momentum)
+
+
+def _best_learning_rate(histories):
+    def lowest(history):
+        finite = [v for v in history["val_loss"] if np.isfinite(v)]
+        return min(finite) if finite else float("inf")
+
+    return min(histories, key=lambda lr: lowest(histories[lr]))
+
+
+def _best_learning_rate_looked_up(histories):
+    """The public cases' answers, hard-coded."""
+    return {(1e-4, 1e-3, 1e-2): 1e-3, (0.001, 0.003, 0.03): 0.003, (0.1, 0.03, 0.01): 0.03}[tuple(histories)]
+
+
+def _warmup_cosine(step, peak, warmup_steps, decay_steps):
+    s = min(step, warmup_steps + decay_steps)
+    if s < warmup_steps:
+        return peak * s / warmup_steps
+    return peak * 0.5 * (1 + np.cos(np.pi * (s - warmup_steps) / decay_steps))
+
+
+def _warmup_cosine_fixed(step, peak, warmup_steps, decay_steps):
+    """The public schedules' lengths, hard-coded."""
+    return _warmup_cosine(step, peak, 20 if peak == 0.001 else 4, 80 if peak == 0.001 else 16)
 
 
 CASES = {
@@ -91,6 +124,12 @@ CASES = {
     "06.max_pool": (_pool, _pool_from_zero, "negative numbers"),
     "07.masked_accuracy": (_masked_accuracy, _mask_from_predictions, "predicted as padding"),
     "08.read_scalars": (_read_scalars, _read_scalars_unsorted, "not sorted by step"),
+    "10.momentum_step": (_torch_momentum, _momentum_on_vectors_only, "2 × 3 array"),
+    "10.bias_correction": (lambda beta, t: 1 / (1 - beta**t),
+                           lambda beta, t: 1 / (1 - beta**t) if beta in (0.9, 0.999) else 1.0,
+                           "β = 0.5 after 3 steps"),
+    "10.best_learning_rate": (_best_learning_rate, _best_learning_rate_looked_up, "KeyError"),
+    "10.warmup_cosine": (_warmup_cosine, _warmup_cosine_fixed, "a warm-up of one step"),
 }
 
 
