@@ -104,6 +104,37 @@ def _warmup_cosine_fixed(step, peak, warmup_steps, decay_steps):
     return _warmup_cosine(step, peak, 20 if peak == 0.001 else 4, 80 if peak == 0.001 else 16)
 
 
+def _split(model):
+    def size(weights):
+        return sum(int(np.prod(w.shape)) for w in weights)
+    return size(model.trainable_weights), size(model.non_trainable_weights)
+
+
+def _split_by_layer(model):
+    """Right while every non-trainable weight sits in a frozen layer: misses BatchNormalization's moving averages."""
+    frozen = sum(int(np.prod(w.shape)) for layer in model.layers if not layer.trainable for w in layer.weights)
+    return model.count_params() - frozen, frozen
+
+
+def _unfreeze_top(model, n):
+    import keras
+
+    model.trainable = True
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i >= len(model.layers) - n and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def _unfreeze_last_slice(model, n):
+    """Right for n >= 1: model.layers[-0:] is every layer."""
+    import keras
+
+    model.trainable = True
+    for layer in model.layers:
+        layer.trainable = False
+    for layer in model.layers[-n:]:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+
+
 CASES = {
     # question id: (a right answer, an answer the public cases pass and a hidden case catches, what it misses)
     "00a.relu": (lambda x: np.maximum(x, 0), lambda x: np.array([max(0.0, v) for v in x]), "2-D array"),
@@ -130,6 +161,8 @@ CASES = {
                            "β = 0.5 after 3 steps"),
     "10.best_learning_rate": (_best_learning_rate, _best_learning_rate_looked_up, "KeyError"),
     "10.warmup_cosine": (_warmup_cosine, _warmup_cosine_fixed, "a warm-up of one step"),
+    "12.trainable_and_frozen": (_split, _split_by_layer, "nothing frozen"),
+    "12.unfreeze_top": (_unfreeze_top, _unfreeze_last_slice, "n = 0"),
 }
 
 
