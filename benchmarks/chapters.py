@@ -8,9 +8,11 @@ Each notebook reports its main figure by printing one line in its final results 
 
     RESULT chapter=NN metric=<name> value=<float> data=<description>
 
-(for example ``RESULT chapter=04 metric=test_accuracy value=0.9231 data=MNIST 70,000 (full)``). This script
-parses those lines from the executed notebook's outputs; a chapter that prints none shows "-". The table has
-one row per chapter: chapter, data used, metric and value, wall time, device, status.
+(for example ``RESULT chapter=04 metric=test_accuracy value=0.9231 data=MNIST 70,000 (full)``). NN is the chapter
+as the notebook's file name has it: two digits, or two digits and a letter for a chapter that sorts between two
+others (``00a_python_primer.ipynb``, ``chapter=00a``). This script parses those lines from the executed
+notebook's outputs; a chapter that prints none shows "-". The table has one row per chapter: chapter, data
+used, metric and value, wall time, device, status.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
+NOTEBOOK_NAME = re.compile(r"^(?P<chapter>[0-9]{2}[a-z]?)_.+\.ipynb$")  # 03_linear_regression, 00a_python_primer
+CHAPTER_ARG = re.compile(r"^([0-9]{1,2})([A-Za-z]?)$")
 RESULT_LINE = re.compile(
     r"^RESULT\s+chapter=(?P<chapter>\S+)\s+metric=(?P<metric>\S+)\s+value=(?P<value>\S+)(?:\s+data=(?P<data>.*))?$"
 )
@@ -107,18 +111,34 @@ def parse_results(notebook: Any) -> list[Result]:
     return found
 
 
+def chapter_of(name: str) -> str | None:
+    """The chapter of a notebook file name: "03_linear_regression.ipynb" -> "03", "00a_python_primer.ipynb" ->
+    "00a" (a chapter that sorts between 00 and 01); None for any other name."""
+    match = NOTEBOOK_NAME.match(name)
+    return match["chapter"] if match else None
+
+
+def chapter_key(text: str) -> str:
+    """What a user types for a chapter, as the notebooks name it: "3" -> "03", "0a" or "00A" -> "00a"."""
+    match = CHAPTER_ARG.match(text.strip())
+    return f"{int(match[1]):02d}{match[2].lower()}" if match else text.strip()
+
+
 def find_notebooks(chapters: Sequence[str] | None, folder: Path = NOTEBOOKS) -> list[tuple[str, Path]]:
-    """(chapter, path) for the chosen chapters ("3" and "03" both work), or for all of them; ValueError if unknown."""
+    """(chapter, path) for the chosen chapters ("3" and "03" both work, "0a" and "00a" too), or for all of them,
+    in chapter order (00, 00a, 01, ...); ValueError if unknown."""
     available = {}
-    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
-        available.setdefault(path.name[:2], path)
+    for path in sorted(folder.glob("*.ipynb")):
+        chapter = chapter_of(path.name)
+        if chapter is not None:
+            available.setdefault(chapter, path)
     if not available:
-        raise ValueError(f"no chapter notebooks (NN_name.ipynb) in {folder}")
+        raise ValueError(f"no chapter notebooks (NN_name.ipynb or NNa_name.ipynb) in {folder}")
     if not chapters:
         return sorted(available.items())
     chosen = []
     for chapter in chapters:
-        key = chapter.strip().zfill(2)
+        key = chapter_key(chapter)
         if key not in available:
             raise ValueError(f"no notebook for chapter {chapter!r}; available: {' '.join(sorted(available))}")
         if key not in (c for c, _ in chosen):
@@ -207,7 +227,8 @@ def format_table(runs: Iterable[ChapterRun], device: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Run course chapters in fresh kernels and print their figures.")
-    parser.add_argument("--chapters", nargs="+", metavar="NN", help="chapters to run, e.g. 03 04 06 (default: all)")
+    parser.add_argument("--chapters", nargs="+", metavar="NN",
+                        help="chapters to run, e.g. 03 04 06 or 00a (default: all)")
     parser.add_argument("--fast", action="store_true", help="fast mode (COURSE_FAST=1), as CI runs them")
     parser.add_argument("--timeout", type=int, default=0, metavar="S", help="per-cell limit in seconds (default: none)")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")

@@ -1,9 +1,9 @@
 """Grading benchmark: one chapter for a whole class, in the real sandbox, on this machine.
 
 Creates N temporary students (system users in a temporary homes folder when run as root, as the hub makes
-them; plain folders otherwise), gives each a copy of the chapter: every other one answered (chapter 03's
-exercises filled in), the rest opened and edited but unanswered, so every copy really runs. Then grades them
-all with `hub.grading` (fast mode unless --full), `--jobs` at once, and prints time per student (p50/p95),
+them; plain folders otherwise), gives each a copy of the chapter: every other one answered (the exercises of
+chapter 03 or 00a filled in), the rest opened and edited but unanswered, so every copy really runs. Then grades
+them all with `hub.grading` (fast mode unless --full), `--jobs` at once, and prints time per student (p50/p95),
 the total wall time, the statuses, failures and the parallelism used. The users and folders it created are
 removed at the end (--keep keeps the folder for a look).
 
@@ -34,7 +34,7 @@ from hub.grading import notebooks, runner  # noqa: E402
 from hub.settings import load_settings  # noqa: E402
 from hub.system_users import ensure_shared_home, ensure_system_user, running_as_root  # noqa: E402
 
-# Chapter 03's exercise cells start `<name> = None  # YOUR CODE HERE`; these replace that line.
+# The exercise cells of chapters 03 and 00a start `<name> = None  # YOUR CODE HERE`; these replace that line.
 ANSWERS = {
     "03": {
         "my_cost": "my_cost = 0.525",
@@ -43,6 +43,15 @@ ANSWERS = {
                         "    cost = compute_cost(W, b, x_data, y_data)\nmy_gradient = tape.gradient(cost, [W, b])"),
         "standardize": "def standardize(x):\n    return (x - np.mean(x)) / np.std(x)",
         "my_params": "my_params = gradient_descent(x_new, y_new, grad_tol=GRAD_TOL)[:2]",
+    },
+    "00a": {
+        "last_three_reversed": "last_three_reversed = week[:-4:-1]",
+        "broadcast_answer": "broadcast_answer = (4, 5, 3)",
+        "per_shop": "per_shop = sales.sum(axis=0)",
+        "stats": "def stats(values):\n    return min(values), max(values), sum(values) / len(values)",
+        "relu": "def relu(x):\n    return np.maximum(x, 0)",
+        "rows": "rows = images.reshape(len(images), -1)",
+        "layer_output": "layer_output = X @ W + b",
     },
 }
 _BLANK = re.compile(r"^(\w+) = None  # YOUR CODE HERE.*$", re.MULTILINE)

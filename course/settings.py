@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 # "compose": docker compose itself; "tensorflow"/"tensorboard"/"nvidia": software we configure through it.
 READERS = ("hub", "library", "server", "compose", "jupyterhub", "tensorflow", "tensorboard", "nvidia")
 
-MODES = ("local", "docker")
+MODES = ("local", "docker", "kubernetes")
 GPU_POLICIES = ("none", "shared", "spread", "exclusive")
 HIDDEN_DEVICES = "void"  # NVIDIA_VISIBLE_DEVICES value that hides every GPU from a container
 _TRUE = ("1", "true", "yes", "on")
@@ -214,7 +214,8 @@ def _define(name: str, default: str, parse: Parser, doc: str, readers: tuple[str
 
 # The hub and its accounts
 HUB_MODE = _define("COURSE_HUB_MODE", "local", choice(*MODES),
-                   "local: students' servers are local processes; docker: one container per student", ("hub",))
+                   "local: students' servers are local processes; docker: one container per student; "
+                   "kubernetes: one pod per student (the Zero to JupyterHub chart, deploy/kubernetes/)", ("hub",))
 HUB_BIND_URL = _define("COURSE_HUB_BIND_URL", "http://127.0.0.1:8000", bind_url,
                        "where the hub listens (the proxy's public address); the next three ports serve the proxy's "
                        "API, the hub and the gradebook", ("hub",))
@@ -269,7 +270,9 @@ MEM_LIMIT = _define("COURSE_MEM_LIMIT", "", memory_bytes, "per-student memory li
 GPU_POLICY = _define("COURSE_GPU_POLICY", "none", choice(*GPU_POLICIES),
                      "none | shared | spread | exclusive: how students' servers get GPUs (servers get it too)",
                      ("hub", "library"))
-GPU_IDS = _define("COURSE_GPU_IDS", "", gpu_ids, "GPU indices to hand out, e.g. 0,1", ("hub",))
+GPU_IDS = _define("COURSE_GPU_IDS", "", gpu_ids,
+                  "GPU indices to hand out, e.g. 0,1 (not in kubernetes mode: the device plugin hands them out)",
+                  ("hub",))
 GPU_MEMORY_LIMIT_MB = _define("COURSE_GPU_MEMORY_LIMIT_MB", "", whole(1, optional=True),
                               "cap each student's TensorFlow GPU memory (MB) in every kernel (empty: no cap)",
                               ("hub", "library"))
@@ -304,7 +307,8 @@ DOCKER_NETWORK = _define("COURSE_DOCKER_NETWORK", "course-hub", text_matching(*_
 DOCKER_INTERNAL = _define("COURSE_DOCKER_INTERNAL", "true", flag,
                           "docker mode: the network has no route out of the machine", ("compose",))
 DATA_VOLUME = _define("COURSE_DATA_VOLUME", "course-data", text_matching(*_DOCKER_NAME),
-                      "docker mode: the named volume with the shared datasets", ("hub", "compose"))
+                      "docker mode: the named volume with the shared datasets; kubernetes mode: its "
+                      "ReadWriteMany PersistentVolumeClaim", ("hub", "compose"))
 
 # The library's own
 FAST = _define("COURSE_FAST", "false", flag, "fast mode: smaller data and fewer epochs (CI, quick checks)",

@@ -1,7 +1,9 @@
-# The course hub: JupyterHub 5.5.4 with DockerSpawner, configured by hub/jupyterhub_config.py.
+# The course hub: JupyterHub 5.5.4 with DockerSpawner (Docker mode, configured by hub/jupyterhub_config.py)
+# and KubeSpawner (Kubernetes mode: the Zero to JupyterHub chart runs it; see deploy/kubernetes/).
 # Built from the repository root (docker compose build, or: docker build -f docker/hub.Dockerfile .).
 # Everything comes from this repository's own files: Python packages from pyproject.toml (the [docker]
-# extra: JupyterHub, NativeAuthenticator, DockerSpawner; no TensorFlow, no JupyterLab) and
+# and [kubernetes] extras: JupyterHub, NativeAuthenticator, DockerSpawner, KubeSpawner, pycurl for the
+# chart's configuration; no TensorFlow, no JupyterLab) and
 # configurable-http-proxy from package.json / package-lock.json. The hub's code is `hub/`, with the
 # settings registry from `course/settings.py`.
 FROM python:3.12-slim-trixie
@@ -27,9 +29,11 @@ COPY pyproject.toml README.md ./
 COPY course/ course/
 # DL3013: "." is this project; its pins (jupyterhub==5.5.4, nativeauthenticator==1.3.0, ...) live in pyproject.toml.
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".[docker]"
+RUN pip install --no-cache-dir ".[docker,kubernetes]"
 
 COPY hub/ hub/
+# The chart starts `jupyterhub` itself, whose hub.extraConfig imports the course's hub/ from here.
+ENV PYTHONPATH=/srv/course-platform
 
 # The hub's state (database, secrets, GPU assignments) lives in a named volume mounted here.
 ENV COURSE_HUB_MODE=docker \

@@ -11,6 +11,8 @@ Differences from NativeAuthenticator 1.3.0 (pinned, with JupyterHub 5.5.4):
 from __future__ import annotations
 
 import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 from jupyterhub.scopes import needs_scope
@@ -25,6 +27,12 @@ from hub import accounts
 from hub.system_users import valid_hub_name
 
 APPROVE, REVOKE = "approve", "revoke"
+# Password comparisons get threads of their own: on asyncio's default pool, a class logging in at once
+# (0.3-1 s of CPU each) queued the spawner's pre-start steps, which run there, behind every login. As many
+# threads as that pool has, so that logins keep their share of the CPU while servers start (with two, the
+# last of 30 logins waited a minute).
+_PASSWORD_POOL = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4),
+                                    thread_name_prefix="course-password")
 
 
 class CourseLoginHandler(NativeLoginHandler):
@@ -118,8 +126,9 @@ class CourseAuthenticator(NativeAuthenticator):
         return accounts.find(self.db, self.normalize_username(username))
 
     async def authenticate(self, handler, data):
-        """NativeAuthenticator's checks, with the bcrypt comparison off the event loop
-        (one comparison takes ~0.3 s of CPU: thirty students logging in at once would stall the hub)."""
+        """NativeAuthenticator's checks, with the bcrypt comparison off the event loop and off asyncio's
+        default pool (one comparison takes ~0.3 s of CPU: thirty students logging in at once would stall the
+        hub, or hold up the servers being started meanwhile)."""
         username = self.normalize_username(data.get("username", ""))
         info = self.get_user(username)
         if info is None:
@@ -129,7 +138,7 @@ class CourseAuthenticator(NativeAuthenticator):
         stored = info.password
         password = data.get("password", "")
         matches = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: bcrypt.checkpw(password.encode(), stored))
+            _PASSWORD_POOL, lambda: bcrypt.checkpw(password.encode(), stored))
         checks = [bool(info.is_authorized), matches]
         if info.has_2fa:
             checks.append(info.is_valid_token(data.get("2fa")))

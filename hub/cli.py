@@ -150,6 +150,10 @@ def _grade(args: argparse.Namespace) -> int:
     from hub.system_users import valid_hub_name
 
     settings = _settings()
+    if settings.mode == "kubernetes":
+        print("course hub: grading does not run in kubernetes mode yet: each student's home is a volume of its "
+              "own that the hub pod does not mount (the gradebook's live results still come in)", file=sys.stderr)
+        return 2
     try:
         known_chapters = notebooks.graded_chapters()
         chapters = list(dict.fromkeys(notebooks.chapter_id(c, known_chapters) for c in args.chapters)) \
@@ -230,7 +234,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                                description="Each student's chapter notebook is copied (never changed) and run "
                                            "top to bottom in a sandbox; its checks are recorded in the gradebook.")
     grade.add_argument("chapters", nargs="*", metavar="CHAPTER",
-                       help="chapters such as 03 or 3 (default: every chapter with exercises)")
+                       help="chapters such as 03 or 3, or 00a (default: every chapter with exercises)")
     grade.add_argument("--students", nargs="+", metavar="NAME", help="only these students (default: all)")
     grade.add_argument("--full", action="store_true", help="full mode (default: fast mode, COURSE_FAST=1)")
     grade.add_argument("--jobs", type=int, metavar="N", help="students graded at once (default: COURSE_GRADE_JOBS)")

@@ -1,6 +1,6 @@
-"""Hub configuration shared by both modes: network, database, secrets, accounts, roles, services and
-what every student's server gets. Mode-specific spawner set-up lives in `hub.local_spawner` and
-`hub.docker_spawner`.
+"""Hub configuration shared by the modes: network, database, secrets, accounts, roles, services and
+what every student's server gets. Mode-specific spawner set-up lives in `hub.local_spawner`,
+`hub.docker_spawner` and `hub.kubernetes_mode` (which takes the network, database and secrets from the chart).
 """
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 from jupyterhub.roles import get_default_roles
+from tornado.httpclient import AsyncHTTPClient
 
 from course import settings as registry
 from course.settings import HUB_NAME_PATTERN
 from hub.gpu_policy import gpu_memory_environment
 from hub.gradebook import ACCESS_SCOPE, SERVICE_NAME, service_url
-from hub.secret_files import ensure_secrets
+from hub.secret_files import HubSecrets, ensure_secrets
 from hub.settings import REPO_ROOT, Settings
 
 HUB_DIR = Path(__file__).resolve().parent
@@ -30,8 +31,14 @@ NO_STUDENT_ACCESS = {"access:servers", "shares", "tokens"}
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 TOOLS_SCOPES = ["list:users", "read:users", "admin:users", "admin:servers", "list:services",
                 "read:services", "read:hub"]
+# A server started from the course image: the image's start.sh runs its start-up hooks (the ~/course sync)
+# first, then Docker Stacks' start-singleuser.py starts jupyterhub-singleuser (Docker and Kubernetes mode).
+IMAGE_SERVER_COMMAND = ["start-singleuser.py"]
+TOOLS_SERVICE = "course-tools"  # the service whose token the `course hub` commands use
 # The gradebook lists the hub's users (so a student who never reported still has a row) and nothing more.
 GRADEBOOK_SCOPES = ["list:users", "read:users"]
+# Requests the hub's own HTTP client sends at once (tornado's default is 10; see hub_http_client()).
+HUB_HTTP_CLIENTS = 100
 
 
 def proxy_command() -> list[str]:
@@ -120,15 +127,16 @@ def user_role() -> dict:
     return {"name": "user", "scopes": [*user["scopes"], ACCESS_SCOPE]}
 
 
-def services(settings: Settings, culler_token: str, tools_token: str,
+def services(settings: Settings, culler_token: str | None, tools_token: str,
              gradebook_token: str) -> tuple[list[dict], list[dict]]:
-    """The hub services (course tools, gradebook, idle culler) and their roles."""
-    found = [{"name": "course-tools", "api_token": tools_token,
+    """The hub services (course tools, gradebook, idle culler) and their roles. With `culler_token` None
+    the idle culler is left to someone else (the Kubernetes chart's own, `cull.*`)."""
+    found = [{"name": TOOLS_SERVICE, "api_token": tools_token,
               "display": False, "info": {"description": "instructor tooling (CLI, benchmarks)"}},
              gradebook_service(settings, gradebook_token)]
-    roles = [{"name": "course-tools", "scopes": TOOLS_SCOPES, "services": ["course-tools"]},
+    roles = [{"name": TOOLS_SERVICE, "scopes": TOOLS_SCOPES, "services": [TOOLS_SERVICE]},
              {"name": SERVICE_NAME, "scopes": GRADEBOOK_SCOPES, "services": [SERVICE_NAME]}]
-    if settings.idle_timeout > 0:
+    if settings.idle_timeout > 0 and culler_token is not None:
         every = max(10, min(300, settings.idle_timeout // 4))
         found.append({
             "name": "idle-culler",
@@ -140,24 +148,41 @@ def services(settings: Settings, culler_token: str, tools_token: str,
     return found, roles
 
 
-def configure_common(c, settings: Settings) -> None:
-    """Apply the configuration both modes share to the JupyterHub config object `c`."""
-    state = settings.state_dir
-    secrets = ensure_secrets(state)
+def hub_http_client(max_clients: int = HUB_HTTP_CLIENTS) -> None:
+    """Let the hub's HTTP client (tornado's, shared by everything in the hub process) send `max_clients`
+    requests at once instead of 10.
 
+    When a class starts, the hub checks each starting server until it answers; a server that has bound its
+    port but is still loading its extensions holds its check (and a client slot) for up to 20 s. With ten such
+    servers, the proxy's route updates queued behind them and timed out, and JupyterHub stopped those
+    servers ("Failed to add ... to proxy"): 10 of 30 students in one run on two cores.
+    """
+    AsyncHTTPClient.configure(AsyncHTTPClient.configured_class(), max_clients=max_clients)
+
+
+def configure_hub_process(c, settings: Settings, secrets: HubSecrets) -> None:
+    """Where the hub listens, its database, cookie secret, the proxy it starts and the size of its HTTP client
+    (local and Docker mode; in Kubernetes mode the chart sets these, with pycurl as the client)."""
+    hub_http_client()
+    state = settings.state_dir
     c.JupyterHub.bind_url = settings.bind_url
     c.JupyterHub.hub_ip = "127.0.0.1"
     c.JupyterHub.hub_port = settings.port + 2
     c.JupyterHub.db_url = settings.db_url
     c.JupyterHub.cookie_secret_file = str(secrets.cookie_secret_file)
     c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
-    c.JupyterHub.cleanup_servers = False  # a hub restart keeps students' servers running
-    c.JupyterHub.template_paths = [str(HUB_DIR / "templates")]
 
     c.ConfigurableHTTPProxy.command = proxy_command()
     c.ConfigurableHTTPProxy.auth_token = secrets.proxy_auth_token
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.port + 1}"
     c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+
+
+def configure_course(c, settings: Settings, found: list[dict], roles: list[dict]) -> None:
+    """What every mode shares: accounts, roles, the services `found` (with their `roles`) and what every
+    student's server gets."""
+    c.JupyterHub.cleanup_servers = False  # a hub restart keeps students' servers running
+    c.JupyterHub.template_paths = [str(HUB_DIR / "templates")]
 
     c.JupyterHub.authenticator_class = "hub.auth.CourseAuthenticator"
     c.CourseAuthenticator.instructors = set(settings.admin_users)
@@ -170,7 +195,6 @@ def configure_common(c, settings: Settings) -> None:
     c.NativeAuthenticator.open_signup = False
     c.NativeAuthenticator.enable_signup = True
 
-    found, roles = services(settings, secrets.culler_token, secrets.tools_token, secrets.gradebook_token)
     c.JupyterHub.services = found
     c.JupyterHub.load_roles = [user_role(), *instructor_roles(settings), *roles]
 
@@ -186,3 +210,11 @@ def configure_common(c, settings: Settings) -> None:
         registry.GRADEBOOK_URL.name: gradebook_url(settings),
         **gpu_memory_environment(settings.gpu_memory_limit_mb),
     }
+
+
+def configure_common(c, settings: Settings) -> None:
+    """Apply the configuration local and Docker mode share to the JupyterHub config object `c`."""
+    secrets = ensure_secrets(settings.state_dir)
+    configure_hub_process(c, settings, secrets)
+    found, roles = services(settings, secrets.culler_token, secrets.tools_token, secrets.gradebook_token)
+    configure_course(c, settings, found, roles)

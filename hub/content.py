@@ -14,19 +14,29 @@ import filecmp
 import os
 import shutil
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from course import settings as registry
 from hub.settings import Settings
 
 LOCAL_BRANCH = "main"
+# Docker and Kubernetes mode: the notebooks baked into the course image as a git repository
+# (docker/singleuser.Dockerfile), pulled into ~/course unless COURSE_CONTENT_REPO names another.
+CONTENT_IN_IMAGE = "file:///srv/course-content"
+CONTENT_IN_IMAGE_BRANCH = "main"
 _IGNORED = {".ipynb_checkpoints", "__pycache__", ".DS_Store", ".git"}
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "course hub", "GIT_AUTHOR_EMAIL": "hub@course.invalid",
     "GIT_COMMITTER_NAME": "course hub", "GIT_COMMITTER_EMAIL": "hub@course.invalid",
     "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C",
 }
+# When the last refresh of each (repository, notebooks folder) that finished in this process began.
+_last_began: dict[tuple[str, str], float] = {}
+_last_began_guard = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,16 @@ def content_source(settings: Settings) -> ContentSource:
         return ContentSource(settings.content_repo, settings.content_branch, None)
     repo = local_repo_dir(settings)
     return ContentSource(str(repo), LOCAL_BRANCH, repo, settings.notebooks_dir)
+
+
+def image_content_environment(settings: Settings) -> dict[str, str]:
+    """What a server started from the course image pulls into ~/course: COURSE_CONTENT_REPO and its branch,
+    else the notebooks baked into the image (one branch)."""
+    if settings.content_repo:
+        url, branch = settings.content_repo, settings.content_branch
+    else:
+        url, branch = CONTENT_IN_IMAGE, CONTENT_IN_IMAGE_BRANCH
+    return {registry.CONTENT_REPO.name: url, registry.CONTENT_BRANCH.name: branch}
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -126,22 +146,40 @@ def build_local_repo(repo: Path, source: Path) -> str | None:
     Returns the new commit id, or None when the content was already up to date. Safe to call from
     several processes at once (a file lock serialises them). The repository is world-readable so that
     students' servers, running as their own users, can pull from it.
+
+    Calls at once in one process (a class starting: every spawn asks) share the work: a call that, while it
+    waited for the lock, saw a refresh finish that *began after it was asked* returns None at once, since
+    that refresh mirrored the folder as it was then, or later.
     """
+    asked = time.monotonic()
+    key = (str(repo), str(source))
     if not source.is_dir():
         raise FileNotFoundError(f"course notebooks folder {source} does not exist")
     repo.mkdir(parents=True, exist_ok=True)
     os.chmod(repo, 0o755)
     with open(repo.parent / ".content.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (repo / ".git").is_dir():
-            _git(repo, "init", "--quiet", "--initial-branch", LOCAL_BRANCH)
-            _git(repo, "config", "core.sharedRepository", "0644")
-        new_repo = not _git(repo, "rev-list", "--all", "--max-count=1").strip()
-        if not _mirror(source, repo) and not new_repo:
-            return None
-        _git(repo, "add", "--all")
-        if not new_repo and not _git(repo, "status", "--porcelain").strip():
-            return None
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        _git(repo, "commit", "--quiet", "--allow-empty", "-m", f"Course content as of {stamp}")
-        return _git(repo, "rev-parse", "HEAD").strip()
+        with _last_began_guard:
+            if _last_began.get(key, float("-inf")) > asked:
+                return None
+        began = time.monotonic()
+        commit = _refresh(repo, source)
+        with _last_began_guard:
+            _last_began[key] = max(began, _last_began.get(key, float("-inf")))
+        return commit
+
+
+def _refresh(repo: Path, source: Path) -> str | None:
+    """build_local_repo's work, under its lock."""
+    if not (repo / ".git").is_dir():
+        _git(repo, "init", "--quiet", "--initial-branch", LOCAL_BRANCH)
+        _git(repo, "config", "core.sharedRepository", "0644")
+    new_repo = not _git(repo, "rev-list", "--all", "--max-count=1").strip()
+    if not _mirror(source, repo) and not new_repo:
+        return None
+    _git(repo, "add", "--all")
+    if not new_repo and not _git(repo, "status", "--porcelain").strip():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    _git(repo, "commit", "--quiet", "--allow-empty", "-m", f"Course content as of {stamp}")
+    return _git(repo, "rev-parse", "HEAD").strip()

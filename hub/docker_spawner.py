@@ -10,11 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from dockerspawner import DockerSpawner
-from jupyterhub import orm
 
 from course import settings as registry
-from hub.common import gradebook_service, gradebook_url
-from hub.gpu_policy import GPU_VARIABLES, STATE_FILENAME, GpuAllocator, GpuAssignment, gpu_environment, server_key
+from hub.common import IMAGE_SERVER_COMMAND, gradebook_service, gradebook_url
+from hub.content import image_content_environment
+from hub.gpu_policy import (
+    GPU_VARIABLES,
+    STATE_FILENAME,
+    GpuAllocator,
+    GpuAssignment,
+    active_server_keys,
+    gpu_environment,
+    server_key,
+)
 from hub.gradebook import SERVICE_NAME
 from hub.settings import Settings
 
@@ -22,8 +30,6 @@ HUB_HOSTNAME = "jupyterhub"  # the hub's service name in docker/docker-compose.y
 HOME = "/home/jovyan"  # NB_USER's home in Jupyter Docker Stacks images
 HOME_VOLUME = "course-home-{username}"  # one named volume per student ({username} is escaped by DockerSpawner)
 DATA_MOUNT = "/srv/data"  # where the shared read-only data volume appears in every container
-CONTENT_IN_IMAGE = "file:///srv/course-content"  # the notebooks baked into the image as a git repository
-CONTENT_IN_IMAGE_BRANCH = "main"
 
 
 class CourseDockerSpawner(DockerSpawner):
@@ -50,12 +56,6 @@ def device_requests(assignment: GpuAssignment) -> list[Any]:
     return []
 
 
-def active_server_keys(db) -> set[str]:
-    """Keys of every server the hub counts as running or starting (it has a server row)."""
-    rows = db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None)).all()
-    return {server_key(row.user.name, row.name or "") for row in rows if row.user is not None}
-
-
 def container_environment(settings: Settings, inherited: dict[str, Any] | None = None) -> dict[str, Any]:
     """The environment every student container starts with (GPU variables are set per spawn).
 
@@ -68,8 +68,7 @@ def container_environment(settings: Settings, inherited: dict[str, Any] | None =
     env.update({
         registry.DATA_DIR.name: DATA_MOUNT,
         registry.GRADEBOOK_URL.name: gradebook_url(settings, HUB_HOSTNAME),
-        registry.CONTENT_REPO.name: settings.content_repo or CONTENT_IN_IMAGE,
-        registry.CONTENT_BRANCH.name: settings.content_branch if settings.content_repo else CONTENT_IN_IMAGE_BRANCH,
+        **image_content_environment(settings),
     })
     return env
 
@@ -140,7 +139,7 @@ def configure_docker(c: Any, settings: Settings) -> GpuAllocator:
     spawner.network_name = settings.docker_network
     spawner.use_internal_ip = True
     spawner.remove = True
-    spawner.cmd = ["start-singleuser.py"]
+    spawner.cmd = IMAGE_SERVER_COMMAND
     spawner.notebook_dir = HOME
     spawner.volumes = {HOME_VOLUME: HOME}
     spawner.read_only_volumes = {settings.data_volume: DATA_MOUNT}

@@ -9,11 +9,19 @@ calls `release(key)` when it stops, and `reconcile(running_keys)` drops what a c
 - `shared`: every server sees every GPU (all of COURSE_GPU_IDS, or all on the host when that is empty).
 - `spread`: one GPU per server, the least loaded first; ties go to the lowest id.
 - `exclusive`: one server per GPU; when every GPU is taken the server runs on CPU only, with a notice.
+
+Both modes apply an assignment with `gpu_environment`. In Docker mode the container runtime picks the
+GPUs (NVIDIA_VISIBLE_DEVICES and device requests); in local mode servers are processes on the host, so
+CUDA_VISIBLE_DEVICES itself carries the assigned ids, and `shared` without COURSE_GPU_IDS means the GPUs
+`machine_gpus()` finds (`nvidia-smi -L`, which reads them through NVML).
 """
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -176,22 +184,43 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def gpu_environment(assignment: GpuAssignment, memory_limit_mb: int | None = None) -> dict[str, str]:
-    """Environment variables that give a container exactly the GPUs of `assignment`.
+def gpu_environment(assignment: GpuAssignment, memory_limit_mb: int | None = None, *,
+                    host_gpus: Sequence[str] | None = None) -> dict[str, str]:
+    """Environment variables that give a server exactly the GPUs of `assignment`, and say which policy.
 
-    CUDA base images set NVIDIA_VISIBLE_DEVICES=all, so it is always set here: the assigned ids,
-    or `void` for a CPU-only server (CUDA_VISIBLE_DEVICES is emptied too). With a GPU, TensorFlow
-    grows its memory as needed instead of taking the whole card, and the optional per-student cap
-    travels in COURSE_GPU_MEMORY_LIMIT_MB for `course.gpu.configure_from_env()` in each kernel.
+    Docker mode (`host_gpus` None): CUDA base images set NVIDIA_VISIBLE_DEVICES=all, so it is always set
+    here: the assigned ids, or `void` for a CPU-only server. Inside the container the GPUs it was given
+    are numbered from 0, so CUDA_VISIBLE_DEVICES is set only to hide every GPU from a CPU-only server.
+
+    Local mode (`host_gpus` = `machine_gpus()`, what `shared` without COURSE_GPU_IDS hands out): the
+    server is a process on the host, so CUDA_VISIBLE_DEVICES is always set, to exactly the assigned ids
+    ("" for CPU only), whatever the hub's own environment says; NVIDIA_VISIBLE_DEVICES says the same.
+
+    With a GPU, TensorFlow grows its memory as needed instead of taking the whole card, and the optional
+    per-student cap travels in COURSE_GPU_MEMORY_LIMIT_MB for `course.gpu.configure_from_env()` in each
+    kernel. COURSE_GPU_POLICY names the policy, and COURSE_GPU_NOTICE says why there is no GPU.
     """
-    env = {settings.NVIDIA_VISIBLE_DEVICES.name: assignment.visible_devices}
+    if host_gpus is not None:
+        assignment = on_this_machine(assignment, host_gpus)
+    env = {settings.NVIDIA_VISIBLE_DEVICES.name: assignment.visible_devices,
+           settings.GPU_POLICY.name: assignment.policy}
     if assignment.cpu_only:
         env[settings.CUDA_VISIBLE_DEVICES.name] = ""
     else:
+        if host_gpus is not None:
+            env[settings.CUDA_VISIBLE_DEVICES.name] = ",".join(assignment.devices)
         env.update(gpu_memory_environment(memory_limit_mb))
     if assignment.notice:
         env[settings.GPU_NOTICE.name] = assignment.notice
     return env
+
+
+def on_this_machine(assignment: GpuAssignment, host_gpus: Sequence[str]) -> GpuAssignment:
+    """Local mode: `all_gpus` made concrete as the machine's own GPUs (CPU only on a machine with none)."""
+    if not assignment.all_gpus:
+        return assignment
+    return GpuAssignment(assignment.policy, devices=tuple(sorted(host_gpus, key=_id_order)),
+                         notice=assignment.notice)
 
 
 def gpu_memory_environment(memory_limit_mb: int | None) -> dict[str, str]:
@@ -204,13 +233,47 @@ def gpu_memory_environment(memory_limit_mb: int | None) -> dict[str, str]:
 
 # Every variable gpu_environment may set: a spawner clears them before applying a new assignment.
 GPU_VARIABLES = tuple(s.name for s in (settings.NVIDIA_VISIBLE_DEVICES, settings.CUDA_VISIBLE_DEVICES,
-                                       settings.GPU_MEMORY_GROWTH, settings.TF_FORCE_GPU_ALLOW_GROWTH,
-                                       settings.GPU_MEMORY_LIMIT_MB, settings.GPU_NOTICE))
+                                       settings.GPU_POLICY, settings.GPU_MEMORY_GROWTH,
+                                       settings.TF_FORCE_GPU_ALLOW_GROWTH, settings.GPU_MEMORY_LIMIT_MB,
+                                       settings.GPU_NOTICE))
 
 
 def server_key(username: str, server_name: str = "") -> str:
     """The key of one server: the user name, plus `/name` for a named server."""
     return f"{username}/{server_name}" if server_name else username
+
+
+def active_server_keys(db) -> set[str]:
+    """Keys of every server the hub counts as running or starting (it has a server row in `db`)."""
+    from jupyterhub import orm  # only the hub has JupyterHub; the rules above are plain Python
+
+    rows = db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None)).all()
+    return {server_key(row.user.name, row.name or "") for row in rows if row.user is not None}
+
+
+# `nvidia-smi -L` prints one line per GPU ("GPU 0: NVIDIA H200 (UUID: GPU-...)"); MIG devices are indented.
+_GPU_LINE = re.compile(r"^GPU (\d+):", re.MULTILINE)
+
+
+def parse_gpu_list(text: str) -> tuple[str, ...]:
+    """The GPU indices in the output of `nvidia-smi -L`, in numeric order."""
+    return tuple(sorted(dict.fromkeys(_GPU_LINE.findall(text)), key=_id_order))
+
+
+def machine_gpus(timeout: float = 20.0) -> tuple[str, ...]:
+    """The GPUs of this machine as `nvidia-smi -L` (NVML) lists them; () when there is none or no driver.
+
+    Tests give the hub a fake list with a stand-in `nvidia-smi` first on its PATH (or monkeypatch this).
+    """
+    program = shutil.which("nvidia-smi")
+    if program is None:
+        return ()
+    try:
+        done = subprocess.run([program, "-L"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return parse_gpu_list(done.stdout) if done.returncode == 0 else ()
 
 
 def _id_order(gpu: str) -> tuple[int, int | str]:

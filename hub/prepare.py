@@ -9,6 +9,7 @@ import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from course import settings as registry
@@ -31,6 +32,8 @@ class Prepared:
     new_admins: list[accounts.NewAccount] = field(default_factory=list)
     content_commit: str | None = None
     as_root: bool = False
+    limits: Any = None  # local mode: hub.limits.Means, how each student's server is limited
+    host_gpus: tuple[str, ...] | None = None  # local mode: the machine's GPUs (nvidia-smi -L)
 
 
 def check_tools(settings: Settings) -> None:
@@ -110,6 +113,11 @@ def prepare(settings: Settings) -> Prepared:
         settings.homes_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(settings.homes_dir, 0o711)
         check_student_paths(settings)
+        from hub import limits  # local mode only (it needs the grader's cgroups, which need the student's side)
+        from hub.gpu_policy import machine_gpus
+
+        done.limits = limits.detect(settings.mem_limit_bytes, settings.cpu_limit, root=done.as_root)
+        done.host_gpus = machine_gpus()
     db = accounts.open_db(settings)
     try:
         done.new_admins = accounts.ensure_admins(db, settings)
@@ -162,8 +170,33 @@ def startup_message(done: Prepared) -> str:
             lines.append(f"               students can read and change each other's files in {s.homes_dir}")
             lines.append("               and the shared data. Start the hub as root for private accounts.")
         lines.append(f"  Shared data: {s.data_dir} (COURSE_DATA_DIR)")
+        if done.limits is not None:
+            lines.append(f"  Limits:      {done.limits.describe()}")
+        if done.host_gpus is not None:
+            lines.append(f"  GPUs:        {gpu_line(s, done.host_gpus)}")
     if done.content_commit:
         lines.append("  Content:     new version of the notebooks committed for students")
     lines.append(f"  State:       {s.state_dir}")
     lines.append("  Stop with Ctrl-C; students' servers keep running and are picked up at the next start.")
     return "\n".join(lines)
+
+
+def gpu_line(s: Settings, host_gpus: tuple[str, ...]) -> str:
+    """Local mode: what the GPU policy gives students on this machine, in one line."""
+    if s.gpu_policy == "none":
+        found = (f"this machine has GPU {', '.join(host_gpus)}" if host_gpus
+                 else "this machine has no GPU (nvidia-smi -L)")
+        return f"none for students ({registry.GPU_POLICY.name}=none; {found})"
+    if s.gpu_policy == "shared" and not s.gpu_ids:
+        if not host_gpus:
+            return "policy shared: this machine has no GPU, servers run on CPU only"
+        return f"policy shared: every server gets all of them ({', '.join(host_gpus)})"
+    listed = ", ".join(s.gpu_ids)
+    what = {"shared": f"every server gets GPU {listed}", "spread": f"one each of GPU {listed}, least loaded first",
+            "exclusive": f"one student per GPU of {listed}, CPU only when all are taken"}[s.gpu_policy]
+    line = f"policy {s.gpu_policy}: {what}"
+    missing = [gpu for gpu in s.gpu_ids if gpu not in host_gpus]
+    if missing:
+        line += (f"; WARNING: {registry.GPU_IDS.name} lists {', '.join(missing)}, which nvidia-smi -L "
+                 "does not show here")
+    return line

@@ -124,6 +124,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         grade_mem_limit_bytes=read(registry.GRADE_MEM_LIMIT),
         grade_jobs=read(registry.GRADE_JOBS),
     )
+    if settings.mode == "kubernetes":  # the NVIDIA device plugin, not the hub, hands out GPUs there
+        if settings.gpu_ids:
+            raise SettingsError(f"{registry.GPU_IDS.name} is not used in kubernetes mode (the device plugin hands "
+                                "out GPUs to the profiles' pods): leave it empty")
+        return settings
     try:  # a policy that cannot work with the GPU list stops the hub here, in one line
         check_gpu_settings(settings.gpu_policy, settings.gpu_ids)
     except GpuPolicyError as exc:

@@ -25,7 +25,8 @@ class HubClientError(RuntimeError):
 class CellResult:
     """What a cell printed and returned, and how long it took (seconds)."""
 
-    stdout: str = ""
+    stdout: str = ""  # every stream's text, in order (stdout and stderr)
+    stderr: str = ""  # the stderr stream's text alone
     result: str | None = None
     error: str | None = None
     seconds: float = 0.0
@@ -200,6 +201,8 @@ class HubClient:
                 content = msg.get("content", {})
                 if kind == "stream":
                     out.stdout += content.get("text", "")
+                    if content.get("name") == "stderr":
+                        out.stderr += content.get("text", "")
                 elif kind == "execute_result":
                     out.result = content.get("data", {}).get("text/plain")
                 elif kind == "error":

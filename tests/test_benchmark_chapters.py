@@ -59,6 +59,31 @@ def test_find_notebooks(tmp_path):
         chapters.find_notebooks(["07"], tmp_path)
 
 
+def test_find_notebooks_takes_a_chapter_with_a_letter_between_two_others(tmp_path):
+    for name in ("01_tensors.ipynb", "00a_python_primer.ipynb", "00_setup.ipynb", "0a_short.ipynb",
+                 "00ab_two_letters.ipynb", "00A_upper.ipynb"):
+        (tmp_path / name).write_text("{}")
+    found = chapters.find_notebooks(None, tmp_path)
+    assert [(c, p.name) for c, p in found] == [("00", "00_setup.ipynb"), ("00a", "00a_python_primer.ipynb"),
+                                               ("01", "01_tensors.ipynb")]
+    assert [c for c, _ in chapters.find_notebooks(["0a", "00A", "00a", "0"], tmp_path)] == ["00a", "00"]
+    with pytest.raises(ValueError, match="no notebook for chapter '00b'; available: 00 00a 01"):
+        chapters.find_notebooks(["00b"], tmp_path)
+
+
+def test_the_primers_result_line_is_read():
+    assert chapters.parse_result_lines("RESULT chapter=00a metric=numpy_speedup value=52.3 data=1,000 numbers\n") \
+        == [chapters.Result("00a", "numpy_speedup", 52.3, "1,000 numbers")]
+    run = chapters.ChapterRun("00a", "00a_python_primer.ipynb", 1.0,
+                              [chapters.Result("00", "x", 1.0), chapters.Result("00a", "numpy_speedup", 40.0)])
+    assert run.result.metric == "numpy_speedup"
+
+
+def test_the_course_notebooks_are_all_found_in_order():
+    found = [c for c, _ in chapters.find_notebooks(None)]
+    assert found[:3] == ["00", "00a", "01"] and found == sorted(found)
+
+
 def test_format_table_shows_dash_for_missing_figures():
     runs = [
         chapters.ChapterRun("01", "01_tensors.ipynb", 12.3),

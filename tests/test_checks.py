@@ -81,17 +81,31 @@ def test_sample_question_registered_and_all_modules_load():
     assert reg["00.tensorflow_version"].chapter == "00"
     assert load_errors() == {}
     for qid, q in reg.items():
-        assert _ID.match(qid) and q.chapter == qid[:2] and q.title
+        assert _ID.match(qid) and q.chapter == qid.split(".", 1)[0] and q.title
         assert q.module == f"course.checks.questions.ch{q.chapter}", f"{qid} is defined in {q.module}"
         assert q.grader.__name__ == qid.split(".", 1)[1], f"the grader of {qid} is named {q.grader.__name__}"
 
 
 def test_question_ids_are_validated_and_unique(questions):
-    with pytest.raises(ValueError, match="must look like"):
-        question("3.bad", title="x")
+    for bad in ("3.bad", "0a.bad", "00A.bad", "00ab.bad", "a0.bad", "003.bad", "00a", "00a.", "00a.bad-name"):
+        with pytest.raises(ValueError, match="must look like"):
+            question(bad, title="x")
     with pytest.raises(ValueError, match="already defined"):
         ns: dict = {"__name__": "some_other_module", "question": question}
         exec("@question('99.number', title='again')\ndef g(answer):\n    pass\n", ns)
+
+
+def test_a_chapter_between_two_others_has_a_letter(questions):
+    """The primer is chapter "00a": between 00 and 01 in every sorted list of chapters or question ids."""
+    @question("99a.letter", title="A chapter with a letter")
+    def letter(answer):
+        expect_number(answer, 1.0, name="one")
+
+    q = registry()["99a.letter"]
+    assert q.chapter == "99a" and q.module == __name__
+    assert check("99a.letter", 1.0).passed
+    assert sorted(["01.a", "00a.b", "00.z", "00.a"]) == ["00.a", "00.z", "00a.b", "01.a"]
+    assert sorted({"01", "00a", "00"}) == ["00", "00a", "01"]
 
 
 def test_import_is_fast_and_does_not_import_tensorflow():

@@ -228,7 +228,7 @@ def test_exclusive_exhaustion_gives_a_cpu_only_server_with_a_message(load_hub):
     bob = hub.start("bob")
     env = bob.get_env()
     assert env["NVIDIA_VISIBLE_DEVICES"] == "void" and env["CUDA_VISIBLE_DEVICES"] == ""
-    assert "runs on CPU only" in env["COURSE_GPU_NOTICE"]
+    assert "runs on CPU only" in env["COURSE_GPU_NOTICE"] and env["COURSE_GPU_POLICY"] == "exclusive"
     assert "COURSE_GPU_MEMORY_LIMIT_MB" not in env
     assert "DeviceRequests" not in created(hub, bob)["host_config"]
 

@@ -186,7 +186,7 @@ def test_singleuser_image_base_user_and_contents():
 def test_hub_image_installs_from_the_project_files():
     steps = instructions("hub.Dockerfile")
     runs = " ".join(arg for op, arg in steps if op == "RUN")
-    assert 'pip install --no-cache-dir ".[docker]"' in runs
+    assert 'pip install --no-cache-dir ".[docker,kubernetes]"' in runs  # one hub image for both modes
     assert "npm ci --omit=dev" in runs
     copies = [arg for op, arg in steps if op == "COPY"]
     assert "package.json package-lock.json ./" in copies and "pyproject.toml README.md ./" in copies

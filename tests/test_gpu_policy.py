@@ -6,11 +6,14 @@ import stat
 import pytest
 
 from hub.gpu_policy import (
+    GPU_VARIABLES,
     STATE_FILENAME,
     GpuAllocator,
     GpuAssignment,
     GpuPolicyError,
     gpu_environment,
+    machine_gpus,
+    parse_gpu_list,
     server_key,
     write_atomic,
 )
@@ -169,9 +172,56 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
 def test_environment_for_one_gpu_with_a_cap():
     env = gpu_environment(GpuAssignment("spread", devices=("1",)), memory_limit_mb=4096)
     assert env == {
-        "NVIDIA_VISIBLE_DEVICES": "1", "COURSE_GPU_MEMORY_GROWTH": "1",
+        "NVIDIA_VISIBLE_DEVICES": "1", "COURSE_GPU_POLICY": "spread", "COURSE_GPU_MEMORY_GROWTH": "1",
         "TF_FORCE_GPU_ALLOW_GROWTH": "true", "COURSE_GPU_MEMORY_LIMIT_MB": "4096",
+    }  # in a container the one GPU it was given is GPU 0: CUDA_VISIBLE_DEVICES=1 would hide it
+
+
+def test_local_environment_names_exactly_the_assigned_ids_for_cuda():
+    env = gpu_environment(GpuAssignment("spread", devices=("1",)), memory_limit_mb=4096, host_gpus=("0", "1"))
+    assert env == {
+        "NVIDIA_VISIBLE_DEVICES": "1", "CUDA_VISIBLE_DEVICES": "1", "COURSE_GPU_POLICY": "spread",
+        "COURSE_GPU_MEMORY_GROWTH": "1", "TF_FORCE_GPU_ALLOW_GROWTH": "true", "COURSE_GPU_MEMORY_LIMIT_MB": "4096",
     }
+    shared = gpu_environment(GpuAssignment("shared", all_gpus=True), host_gpus=("1", "0", "10"))
+    assert shared["CUDA_VISIBLE_DEVICES"] == "0,1,10" == shared["NVIDIA_VISIBLE_DEVICES"]
+    none_here = gpu_environment(GpuAssignment("shared", all_gpus=True), memory_limit_mb=4096, host_gpus=())
+    assert none_here == {"NVIDIA_VISIBLE_DEVICES": "void", "CUDA_VISIBLE_DEVICES": "", "COURSE_GPU_POLICY": "shared"}
+    assert gpu_environment(GpuAssignment("none"), host_gpus=("0",)) == {
+        "NVIDIA_VISIBLE_DEVICES": "void", "CUDA_VISIBLE_DEVICES": "", "COURSE_GPU_POLICY": "none"}
+
+
+def test_every_variable_an_assignment_sets_is_listed_for_clearing():
+    cases = [GpuAssignment("spread", devices=("1",)), GpuAssignment("shared", all_gpus=True),
+             GpuAssignment("exclusive", notice="taken")]
+    for host in (None, ("0", "1")):
+        for assignment in cases:
+            assert set(gpu_environment(assignment, 100, host_gpus=host)) <= set(GPU_VARIABLES)
+    assert "COURSE_GPU_POLICY" in GPU_VARIABLES and "CUDA_VISIBLE_DEVICES" in GPU_VARIABLES
+
+
+NVIDIA_SMI_L = """\
+GPU 0: NVIDIA H200 (UUID: GPU-0b7e6f1a-0000-0000-0000-000000000000)
+GPU 1: NVIDIA H200 (UUID: GPU-0b7e6f1a-0000-0000-0000-000000000001)
+  MIG 1g.18gb     Device  0: (UUID: MIG-5c4d0a4e-0000-0000-0000-000000000000)
+GPU 10: NVIDIA H200 (UUID: GPU-0b7e6f1a-0000-0000-0000-000000000010)
+"""
+
+
+def test_the_machines_gpus_are_what_nvidia_smi_lists(tmp_path, monkeypatch):
+    assert parse_gpu_list(NVIDIA_SMI_L) == ("0", "1", "10")
+    assert parse_gpu_list("No devices were found\n") == ()
+    fake = tmp_path / "bin" / "nvidia-smi"  # a stand-in driver tool, as the live tests give the hub
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\n[ \"$1\" = -L ] || exit 2\ncat <<'EOF'\n{NVIDIA_SMI_L}EOF\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    assert machine_gpus() == ("0", "1", "10")
+    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate with the driver'\n"
+                    "exit 9\n")
+    assert machine_gpus() == ()
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert machine_gpus() == ()  # no driver installed
 
 
 def test_environment_for_cpu_only_hides_every_gpu_and_carries_the_notice():
@@ -185,3 +235,4 @@ def test_environment_for_shared_all_gpus_without_cap():
     env = gpu_environment(GpuAssignment("shared", all_gpus=True))
     assert env["NVIDIA_VISIBLE_DEVICES"] == "all" and env["COURSE_GPU_MEMORY_GROWTH"] == "1"
     assert "COURSE_GPU_MEMORY_LIMIT_MB" not in env and "CUDA_VISIBLE_DEVICES" not in env
+    assert env["COURSE_GPU_POLICY"] == "shared"

@@ -64,3 +64,12 @@ def test_export_to_a_folder_that_is_not_there_is_one_line(tmp_path, monkeypatch,
     assert main(["grades", "export", "--out", str(tmp_path / "missing" / "grades.csv")]) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the hub database's own log lines
     assert last.startswith("course hub: cannot write ") and last.endswith("No such file or directory")
+
+
+def test_grading_says_it_does_not_run_in_kubernetes_mode(tmp_path, monkeypatch, capsys):
+    _hub(tmp_path, monkeypatch)
+    monkeypatch.setenv("COURSE_HUB_MODE", "kubernetes")
+    capsys.readouterr()  # what opening the database logged
+    assert main(["grade", "03"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("course hub: grading does not run in kubernetes mode yet") and "\n" not in err

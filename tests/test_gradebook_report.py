@@ -126,12 +126,45 @@ def test_students_are_the_hubs_users_and_the_stores_without_instructors():
 
 def test_chapter_titles_from_notebook_names(tmp_path):
     (tmp_path / "03_linear_regression.ipynb").write_text("{}")
+    (tmp_path / "00a_python_primer.ipynb").write_text("{}")
     (tmp_path / "notes.ipynb").write_text("{}")
-    assert chapter_titles(tmp_path) == {"03": "linear regression"}
+    (tmp_path / "0a_short.ipynb").write_text("{}")
+    (tmp_path / "00ab_two_letters.ipynb").write_text("{}")
+    assert chapter_titles(tmp_path) == {"03": "linear regression", "00a": "python primer"}
     assert chapter_titles(tmp_path / "missing") == {} and chapter_titles(None) == {}
+
+
+def test_the_primer_00a_sorts_between_00_and_01_on_the_page_and_in_the_csv(tmp_path):
+    scrambled = {q.id: q for q in [
+        QuestionInfo("01.rank", "01", EXERCISE, "Rank"),
+        QuestionInfo("00a.slicing", "00a", EXERCISE, "Slicing"),
+        QuestionInfo("00.gpu_count", "00", EXERCISE, "GPUs"),
+        QuestionInfo("00a.axis_sum", "00a", EXERCISE, "Axis sum"),
+    ]}
+    for name in ("00_setup", "00a_python_primer", "01_tensors"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    course = Course.load(scrambled, tmp_path)
+    assert [(c.id, c.title) for c in course.chapters] == [("00", "setup"), ("00a", "python primer"), ("01", "tensors")]
+    assert course.chapter("00a").exercises == ("00a.axis_sum", "00a.slicing")
+    book = Gradebook(tmp_path / "gradebook.sqlite")
+    book.record_attempts("ana", [Attempt("1", "00a.slicing", True, T0)], course.kinds)
+    snapshot = Snapshot.read(book, ["ana"])
+    page = class_summary(course, snapshot, viewer="prof", instructor=True)
+    assert [c["id"] for c in page["chapters"]] == ["00", "00a", "01"]
+    assert list(page["totals"]) == ["00", "00a", "01"] and page["totals"]["00a"]["passed"] == 1
+    assert page["students"][0]["chapters"]["00a"]["passed"] == 1 and page["students"][0]["passed"] == 1
+    header, row = list(csv.reader(io.StringIO(csv_text(course, snapshot))))
+    chapter_columns = [c for c in header if c.endswith("_exercises")]
+    assert chapter_columns == ["ch00_exercises", "ch00a_exercises", "ch01_exercises"]
+    assert [c for c in header if c.endswith("_live")] == ["00.gpu_count_live", "00a.axis_sum_live",
+                                                           "00a.slicing_live", "01.rank_live"]
+    cells = dict(zip(header, row))
+    assert (cells["ch00a_exercises"], cells["ch00a_live_passed"], cells["00a.slicing_live"]) == ("2", "1", "1")
 
 
 def test_the_real_course_loads():
     course = Course.load(load_questions())
     assert course.chapters and all(c.exercises or c.results for c in course.chapters)
     assert "03.cost_by_hand" in course.chapter("03").exercises
+    ids = [c.id for c in course.chapters]
+    assert ids.index("00") + 1 == ids.index("00a") == ids.index("01") - 1  # the primer between setup and tensors

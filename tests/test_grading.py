@@ -41,9 +41,12 @@ def write_notebook(path: Path, *sources: str) -> bytes:
 
 def test_chapters_are_numbers_of_chapters_with_exercises():
     known = notebooks.graded_chapters()
-    assert known == [f"{n:02d}" for n in range(10)]
+    assert known == ["00", "00a", *(f"{n:02d}" for n in range(1, 11)), "12", "13"]  # the primer 00a between 00 and 01
     assert notebooks.chapter_id("3", known) == "03" and notebooks.chapter_id("03", known) == "03"
-    for bad, words in (("3a", "not a chapter"), ("12", "no exercises"), ("", "not a chapter")):
+    assert notebooks.chapter_id("0a", known) == notebooks.chapter_id(" 00A ", known) == "00a"
+    assert notebooks.chapter_id("0", known) == "00"
+    for bad, words in (("3a", "no exercises"), ("42", "no exercises"), ("", "not a chapter"), ("00ab", "not a chapter"),
+                       ("a0", "not a chapter"), ("003", "not a chapter"), ("0-a", "not a chapter")):
         with pytest.raises(notebooks.GradingInputError, match=words):
             notebooks.chapter_id(bad, known)
 
@@ -63,6 +66,8 @@ def test_students_are_homes_and_accounts_without_the_admins(tmp_path):
 
 def test_the_course_file_name_comes_from_the_notebooks_folder():
     assert notebooks.course_notebook_name(REPO_ROOT / "notebooks", "03") == "03_linear_regression.ipynb"
+    assert notebooks.course_notebook_name(REPO_ROOT / "notebooks", "00") == "00_setup.ipynb"  # not 00a_...
+    assert notebooks.course_notebook_name(REPO_ROOT / "notebooks", "00a") == "00a_python_primer.ipynb"
     assert notebooks.course_notebook_name(REPO_ROOT / "notebooks", "42") is None
     assert notebooks.course_notebook_name(Path("/nonexistent"), "03") is None
 
@@ -87,6 +92,14 @@ def test_missing_home_folder_or_file_is_none(tmp_path):
     assert notebooks.find_student_notebook(tmp_path / "ana", "03", "03_x.ipynb") is None
     write_notebook(tmp_path / "ana" / "course" / "03_renamed.ipynb", "x = 1")
     assert notebooks.find_student_notebook(tmp_path / "ana", "03", "03_x.ipynb") is None  # the course's name only
+
+
+def test_chapter_00_and_the_primer_00a_are_told_apart(tmp_path):
+    course = tmp_path / "ana" / "course"
+    write_notebook(course / "00_mine.ipynb", "x = 0")
+    write_notebook(course / "00a_mine.ipynb", "x = 1")
+    assert notebooks.find_student_notebook(tmp_path / "ana", "00", None).name == "00_mine.ipynb"
+    assert notebooks.find_student_notebook(tmp_path / "ana", "00a", None).name == "00a_mine.ipynb"
 
 
 def test_without_a_course_name_the_only_chapter_notebook_is_taken(tmp_path):
@@ -444,7 +457,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["12"], "course hub: chapter 12 has no exercises to grade: chapters with exercises are 00, 01,"),
+    (["42"], "course hub: chapter 42 has no exercises to grade: chapters with exercises are 00, 00a, 01,"),
     (["three"], "course hub: 'three' is not a chapter: use a number such as 03 or 3"),
     (["3", "--students", "Bad Name"], "course hub: 'bad name' is not a student's user name"),
     (["3", "--students", "nobody"], "course hub: no student named 'nobody' (no home in"),

@@ -1,4 +1,4 @@
-"""The chapters as committed: all ten present, no outputs, and the shape every chapter promises."""
+"""The chapters as committed: all present (the primer 00a too), no outputs, and the shape every chapter promises."""
 
 from __future__ import annotations
 
@@ -9,17 +9,41 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-CHAPTERS = ["00_setup", "01_tensors", "02_mnist", "03_linear_regression", "04_softmax_regression",
-            "05_neural_networks", "06_cnn", "07_rnn", "08_tensorboard", "09_saving_restoring",
-            "13_distributed_training"]
+CHAPTERS = ["00_setup", "00a_python_primer", "01_tensors", "02_mnist", "03_linear_regression",
+            "04_softmax_regression", "05_neural_networks", "06_cnn", "07_rnn", "08_tensorboard", "09_saving_restoring",
+            "10_optimizers", "12_transfer_learning", "13_distributed_training"]
 
 
 def load(name: str) -> dict:
     return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
 
 
+def chapter_of(name: str) -> str:
+    """The chapter id of a notebook's name: "03_linear_regression" -> "03", "00a_python_primer" -> "00a"."""
+    return name.split("_", 1)[0]
+
+
 def test_every_chapter_exists():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == CHAPTERS
+
+
+def test_the_primer_sorts_between_setup_and_tensors_wherever_chapters_are_listed():
+    """The file browser, `ls` and every sorted list put 00a_python_primer after 00_setup and before 01_tensors."""
+    names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    assert names.index("00a_python_primer.ipynb") == names.index("00_setup.ipynb") + 1
+    assert names.index("01_tensors.ipynb") == names.index("00a_python_primer.ipynb") + 1
+    assert [chapter_of(n) for n in CHAPTERS] == sorted(chapter_of(n) for n in CHAPTERS)
+
+
+def test_the_notebook_runs_proof_reads_every_chapters_id():
+    """The root conftest's proof (notebooks-record-no-exercise) finds the chapter of every notebook that runs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_root_conftest", NOTEBOOKS.parent / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert [module._NOTEBOOK.match(f"{n}.ipynb")[1] for n in CHAPTERS] == [chapter_of(n) for n in CHAPTERS]
+    assert module._NOTEBOOK.match("notes.ipynb") is None and module._NOTEBOOK.match("0a_x.ipynb") is None
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
@@ -148,13 +172,13 @@ def _registry() -> dict:
 
 
 def test_the_registry_has_questions_of_these_chapters_only():
-    assert {q.chapter for q in _registry().values()} <= {name[:2] for name in CHAPTERS}
+    assert {q.chapter for q in _registry().values()} <= {chapter_of(name) for name in CHAPTERS}
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_notebook_and_registry_ids_match_one_to_one(name):
     """Every check(...) names a registered question of its own chapter; every registered question is checked."""
-    chapter = name[:2]
+    chapter = chapter_of(name)
     checked = {_question_id(name, number, call) for number, call, _ in _check_calls(name)}
     registered = {qid for qid, q in _registry().items() if q.chapter == chapter}
     assert not checked - registered, f"{name} checks ids the registry lacks: {sorted(checked - registered)}"
@@ -190,4 +214,5 @@ def test_the_classification_of_the_chapters_questions():
     results = sorted(qid for qid, q in _registry().items() if q.kind == "result")
     assert results == ["02.pixel_mean", "04.model_accuracy", "05.sine_fit", "05.takeoff_mae", "05.xor",
                        "06.test_accuracy", "07.hello_prediction", "07.pos_accuracy", "08.graph_nodes",
-                       "09.restored_value", "09.resumed", "13.custom_loop_matches", "13.workers_agree"]
+                       "09.restored_value", "09.resumed", "10.tuned_accuracy",
+                       "12.transfer_table", "13.custom_loop_matches", "13.workers_agree"]

@@ -1,8 +1,8 @@
 """What each install resolves, and dependency floors past the advisories known when they were set.
 
-Two environments, as The Littlest JupyterHub keeps them: the hub's (`.[hub]`, and `.[docker]` for its
-image) has neither TensorFlow nor JupyterLab; a student's server (`.[server]`) has both; local mode
-(`.[local]`) is the two together.
+Two environments, as The Littlest JupyterHub keeps them: the hub's (`.[hub]`, and `.[docker]` and
+`.[kubernetes]` for its image) has neither TensorFlow nor JupyterLab; a student's server (`.[server]`) has
+both; local mode (`.[local]`) is the two together.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def _resolve(extra: str, tmp_path: Path) -> set[str]:
 
 
 @pytest.mark.docker_static
-@pytest.mark.parametrize("extra", ["hub", "docker"])
+@pytest.mark.parametrize("extra", ["hub", "docker", "kubernetes"])
 def test_the_hubs_install_resolves_neither_tensorflow_nor_jupyterlab(extra, tmp_path):
     names = _resolve(extra, tmp_path)
     assert {"jupyterhub", "jupyterhub-nativeauthenticator", "course"} <= names  # it did resolve the hub
@@ -96,3 +96,5 @@ def test_the_hubs_install_resolves_neither_tensorflow_nor_jupyterlab(extra, tmp_
     assert "numpy" not in names and "matplotlib" not in names
     if extra == "docker":
         assert "dockerspawner" in names
+    if extra == "kubernetes":
+        assert {"jupyterhub-kubespawner", "pycurl"} <= names

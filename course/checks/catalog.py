@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-_ID = re.compile(r"^(\d{2})\.[A-Za-z0-9_]+$")
+# A chapter is two digits, or two digits and a lowercase letter for a chapter that sorts between two others
+# ("00a", the primer, comes after "00" and before "01"); a question id is the chapter, a dot and a name.
+_ID = re.compile(r"^(\d{2}[a-z]?)\.[A-Za-z0-9_]+$")
 
 EXERCISE = "exercise"  # the student's own answer: graded
 RESULT = "result"  # the chapter's own computation reaching its figure: "chapter completed", never an answer
@@ -21,7 +23,7 @@ KINDS = (EXERCISE, RESULT)
 
 @dataclass(frozen=True)
 class Question:
-    """One graded question: ``id`` like "03.cost_by_hand", ``chapter`` "03".
+    """One graded question: ``id`` like "03.cost_by_hand", ``chapter`` "03" (or "00a" for the primer).
 
     ``kind`` is "exercise" (the student's own answer, checked in the one notebook cell that holds its ``None``
     placeholder) or "result" (the chapter's own computation reaching its figure, e.g. a test accuracy).
@@ -55,7 +57,7 @@ _REGISTRY: dict[str, Question] = {}
 
 def question(question_id: str, *, title: str, hint: str | None = None, kind: str = EXERCISE,
              hidden: Sequence[Callable[[Any], Any]] = ()) -> Callable:
-    """Register the decorated function as the grader of ``question_id`` ("NN.snake_name").
+    """Register the decorated function as the grader of ``question_id`` ("NN.snake_name" or "NNa.snake_name").
 
     ``hint`` is shown on a wrong answer when the grader's ``Wrong`` carries no hint of its own.
     ``kind="result"`` declares a chapter result (the chapter's own figure, not an answer of the student's).
@@ -64,7 +66,8 @@ def question(question_id: str, *, title: str, hint: str | None = None, kind: str
     """
     match = _ID.match(question_id or "")
     if not match:
-        raise ValueError(f"question id {question_id!r} must look like '03.cost_by_hand' (two-digit chapter, dot, name)")
+        raise ValueError(f"question id {question_id!r} must look like '03.cost_by_hand' or "
+                         "'00a.slicing' (a two-digit chapter, maybe a lowercase letter after it, a dot, a name)")
     cases = tuple(hidden)
     if not all(callable(case) for case in cases):
         raise ValueError(f"question {question_id!r}: every hidden case must be a callable taking the answer")

@@ -85,3 +85,65 @@ def get_spec(name: str) -> DatasetSpec:
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}")
     return DATASETS[key]
+
+
+# --- pretrained weights -----------------------------------------------------------------------------------------
+
+KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+WEIGHTS_FOLDER = "keras-applications"  # <data folder>/keras-applications/<file>, beside the datasets' folders
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """Pretrained Keras Applications weights the course can stage: the file, where Keras downloads it from, and
+    the checksum Keras itself verifies (``keras.utils.get_file(file_hash=...)``), where it publishes one."""
+
+    name: str
+    title: str
+    filename: str
+    url: str
+    md5: str | None = None  # Keras' published hashes are MD5 (32 hex digits) for these files
+    sha256: str | None = None
+
+    @property
+    def published(self) -> tuple[str, str] | None:
+        """(algorithm, digest) of the published checksum, or None where Keras verifies none."""
+        if self.sha256:
+            return "sha256", self.sha256
+        if self.md5:
+            return "md5", self.md5
+        return None
+
+
+_MOBILENET_V2_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+_MOBILENET_V3_FILE = "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"
+
+# keras/src/applications/mobilenet_v2.py (Keras 3) downloads this file with no file_hash: Keras verifies nothing,
+# so no checksum is published. The first fetch records the file's SHA-256 in the folder's MANIFEST.json (every
+# later read is checked against it); compare it with a trusted copy, or pass one with `--sha256`.
+MOBILENET_V2_035_96 = WeightsSpec(
+    name="mobilenet_v2_0.35_96",
+    title="MobileNetV2, alpha 0.35, 96x96, without top (ImageNet)",
+    filename=_MOBILENET_V2_FILE,
+    url=f"{KERAS_APPLICATIONS_URL}mobilenet_v2/{_MOBILENET_V2_FILE}",
+)
+
+# keras/src/applications/mobilenet_v3.py: WEIGHTS_HASHES["small_224_1.0_float"][1], the no-top file's MD5.
+MOBILENET_V3_SMALL = WeightsSpec(
+    name="mobilenet_v3_small_1.0_224",
+    title="MobileNetV3Small, alpha 1.0, 224x224, without top (ImageNet)",
+    filename=_MOBILENET_V3_FILE,
+    url=f"{KERAS_APPLICATIONS_URL}mobilenet_v3/{_MOBILENET_V3_FILE}",
+    md5="d3e8ec802a04aa4fc771ee12a9a9b836",
+)
+
+WEIGHTS: dict[str, WeightsSpec] = {spec.name: spec for spec in (MOBILENET_V2_035_96, MOBILENET_V3_SMALL)}
+
+
+def get_weights_spec(name: str) -> WeightsSpec:
+    """The spec for a weights name (``mobilenet_v2_0.35_96``, ...), or its file name."""
+    key = name.strip()
+    for spec in WEIGHTS.values():
+        if key in (spec.name, spec.filename):
+            return spec
+    raise ValueError(f"unknown weights {name!r}: use one of {', '.join(WEIGHTS)}")

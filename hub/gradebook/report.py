@@ -25,7 +25,7 @@ from pathlib import Path
 from hub.gradebook.questions import EXERCISE, RESULT, QuestionInfo, chapters, load_questions
 from hub.gradebook.store import RUNNING, Gradebook, LiveRecord, Run, now
 
-_NOTEBOOK = re.compile(r"^(\d\d)_(.+)\.ipynb$")
+_NOTEBOOK = re.compile(r"^(\d\d[a-z]?)_(.+)\.ipynb$")  # 03_linear_regression.ipynb; 00a_python_primer.ipynb
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,11 @@ class Course:
 
     @classmethod
     def load(cls, questions: dict[str, QuestionInfo] | None = None, notebooks_dir: Path | None = None) -> Course:
-        """From questions.json; chapter titles from the notebooks' file names when the folder is here."""
-        questions = questions if questions is not None else load_questions()
+        """From questions.json; chapter titles from the notebooks' file names when the folder is here.
+
+        Chapters and questions are in id order, as strings: "00", "00a" (the primer), "01", ...
+        """
+        questions = dict(sorted((questions if questions is not None else load_questions()).items()))
         titles = chapter_titles(notebooks_dir)
         found = []
         for chapter in chapters(questions):
@@ -67,7 +70,8 @@ class Course:
 
 
 def chapter_titles(notebooks_dir: Path | None) -> dict[str, str]:
-    """"03" -> "linear regression" from notebooks named like 03_linear_regression.ipynb (none if no folder)."""
+    """"03" -> "linear regression" from notebooks named like 03_linear_regression.ipynb, "00a" -> "python
+    primer" from 00a_python_primer.ipynb (none if no folder)."""
     if notebooks_dir is None or not Path(notebooks_dir).is_dir():
         return {}
     titles = {}

@@ -34,6 +34,7 @@ class Layout:
     version: int
     memory: Path  # v1: the hub's own memory cgroup; v2: the root of the unified mount
     pids: Path | None = None  # v1 only: the hub's own pids cgroup
+    cpu: Path | None = None  # v1 only: the hub's own cpu cgroup (students' servers' CPU limits, hub.limits)
 
     def describe(self) -> str:
         return f"cgroup v{self.version}"
@@ -70,7 +71,7 @@ def find_layout(mountinfo: str, own_cgroups: str) -> Layout | None:
 
     memory = v1_dir("memory")
     if memory is not None:
-        return Layout(1, memory, v1_dir("pids"))
+        return Layout(1, memory, v1_dir("pids"), v1_dir("cpu"))
     for _root, point, fstype, _options in mounts:
         if fstype == "cgroup2":
             controllers = Path(point) / "cgroup.controllers"
@@ -225,16 +226,17 @@ class RunCgroup:
         self.dirs = []
 
 
-def _enable(folder: Path) -> None:
-    """v2: let `folder`'s children have memory (and pids) limits."""
+def _enable(folder: Path, controllers: tuple[str, ...] = ("memory", "pids"),
+            required: tuple[str, ...] = ("memory",)) -> None:
+    """v2: let `folder`'s children have memory (and pids) limits; an OSError when a `required` one fails."""
     control = folder / "cgroup.subtree_control"
     present = control.read_text().split() if control.exists() else []
-    for controller in ("memory", "pids"):
+    for controller in controllers:
         if controller not in present:
             try:
                 _write(control, f"+{controller}")
             except OSError:
-                if controller == "memory":
+                if controller in required:
                     raise
 
 

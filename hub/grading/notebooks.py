@@ -25,7 +25,7 @@ from hub.system_users import valid_hub_name
 
 COURSE_FOLDER = "course"  # the synced course content inside a student's home (COURSE_CONTENT_DIR's default)
 MAX_NOTEBOOK_BYTES = 100 * 1024 ** 2
-_CHAPTER = re.compile(r"^\d{1,2}$")
+_CHAPTER = re.compile(r"^(\d{1,2})([A-Za-z]?)$")  # "3", "03"; "0a", "00a" (a chapter between two)
 
 
 class GradingInputError(ValueError):
@@ -37,12 +37,12 @@ class NotebookProblem(Exception):
 
 
 def chapter_id(text: str, known: list[str] | None = None) -> str:
-    """'3' or '03' -> '03', one of the chapters that have exercises."""
+    """'3' or '03' -> '03', '0a' or '00A' -> '00a': one of the chapters that have exercises."""
     known = graded_chapters() if known is None else known
-    value = text.strip()
-    if not _CHAPTER.match(value):
-        raise GradingInputError(f"{text!r} is not a chapter: use a number such as 03 or 3")
-    chapter = f"{int(value):02d}"
+    match = _CHAPTER.match(text.strip())
+    if not match:
+        raise GradingInputError(f"{text!r} is not a chapter: use a number such as 03 or 3 (or 00a, the primer)")
+    chapter = f"{int(match.group(1)):02d}{match.group(2).lower()}"
     if chapter not in known:
         raise GradingInputError(f"chapter {chapter} has no exercises to grade: chapters with exercises are "
                                 + ", ".join(known))

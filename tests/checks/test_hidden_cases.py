@@ -63,8 +63,82 @@ def _masked_accuracy(y_true, y_pred):
     return float(np.mean(y_pred[mask] == y_true[mask]))
 
 
+def _stats_max_from_zero(values):
+    """Right while the list holds a number >= 0: the largest value starts at 0."""
+    smallest, largest = values[0], 0
+    for v in values:
+        smallest, largest = min(smallest, v), max(largest, v)
+    return smallest, largest, sum(values) / len(values)
+def _torch_momentum(w, b, g, learning_rate, momentum):
+    b = momentum * b + g
+    return w - learning_rate * b, b
+
+
+def _momentum_on_vectors_only(w, b, g, learning_rate, momentum):
+    """Right on numbers and vectors: a matrix comes back unchanged."""
+    return (w, b) if np.ndim(w) > 1 else _torch_momentum(w, b, g, learning_rate, momentum)
+
+
+def _best_learning_rate(histories):
+    def lowest(history):
+        finite = [v for v in history["val_loss"] if np.isfinite(v)]
+        return min(finite) if finite else float("inf")
+
+    return min(histories, key=lambda lr: lowest(histories[lr]))
+
+
+def _best_learning_rate_looked_up(histories):
+    """The public cases' answers, hard-coded."""
+    return {(1e-4, 1e-3, 1e-2): 1e-3, (0.001, 0.003, 0.03): 0.003, (0.1, 0.03, 0.01): 0.03}[tuple(histories)]
+
+
+def _warmup_cosine(step, peak, warmup_steps, decay_steps):
+    s = min(step, warmup_steps + decay_steps)
+    if s < warmup_steps:
+        return peak * s / warmup_steps
+    return peak * 0.5 * (1 + np.cos(np.pi * (s - warmup_steps) / decay_steps))
+
+
+def _warmup_cosine_fixed(step, peak, warmup_steps, decay_steps):
+    """The public schedules' lengths, hard-coded."""
+    return _warmup_cosine(step, peak, 20 if peak == 0.001 else 4, 80 if peak == 0.001 else 16)
+
+
+def _split(model):
+    def size(weights):
+        return sum(int(np.prod(w.shape)) for w in weights)
+    return size(model.trainable_weights), size(model.non_trainable_weights)
+
+
+def _split_by_layer(model):
+    """Right while every non-trainable weight sits in a frozen layer: misses BatchNormalization's moving averages."""
+    frozen = sum(int(np.prod(w.shape)) for layer in model.layers if not layer.trainable for w in layer.weights)
+    return model.count_params() - frozen, frozen
+
+
+def _unfreeze_top(model, n):
+    import keras
+
+    model.trainable = True
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i >= len(model.layers) - n and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def _unfreeze_last_slice(model, n):
+    """Right for n >= 1: model.layers[-0:] is every layer."""
+    import keras
+
+    model.trainable = True
+    for layer in model.layers:
+        layer.trainable = False
+    for layer in model.layers[-n:]:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+
+
 CASES = {
     # question id: (a right answer, an answer the public cases pass and a hidden case catches, what it misses)
+    "00a.relu": (lambda x: np.maximum(x, 0), lambda x: np.array([max(0.0, v) for v in x]), "2-D array"),
+    "00a.stats": (lambda v: (min(v), max(v), sum(v) / len(v)), _stats_max_from_zero, "all negative"),
     "02.count_classes": (lambda labels: np.bincount(labels, minlength=10),
                          lambda labels: np.bincount(labels, minlength=10) if len(labels) else np.zeros(0),
                          "no labels at all"),
@@ -81,6 +155,14 @@ CASES = {
     "06.max_pool": (_pool, _pool_from_zero, "negative numbers"),
     "07.masked_accuracy": (_masked_accuracy, _mask_from_predictions, "predicted as padding"),
     "08.read_scalars": (_read_scalars, _read_scalars_unsorted, "not sorted by step"),
+    "10.momentum_step": (_torch_momentum, _momentum_on_vectors_only, "2 × 3 array"),
+    "10.bias_correction": (lambda beta, t: 1 / (1 - beta**t),
+                           lambda beta, t: 1 / (1 - beta**t) if beta in (0.9, 0.999) else 1.0,
+                           "β = 0.5 after 3 steps"),
+    "10.best_learning_rate": (_best_learning_rate, _best_learning_rate_looked_up, "KeyError"),
+    "10.warmup_cosine": (_warmup_cosine, _warmup_cosine_fixed, "a warm-up of one step"),
+    "12.trainable_and_frozen": (_split, _split_by_layer, "nothing frozen"),
+    "12.unfreeze_top": (_unfreeze_top, _unfreeze_last_slice, "n = 0"),
     "13.scaled_lr": (lambda lr, base, new: lr * new / base, lambda lr, base, new: lr * (new // base), "rounded down"),
     "13.tf_config": (lambda workers, index: {"cluster": {"worker": workers},
                                              "task": {"type": "worker", "index": index}},

@@ -58,17 +58,18 @@ def _students_can_run_python():
         os.chmod(folder, mode)
 
 
-def _running_hub(prefix: str):
+def _running_hub(prefix: str, extra_env: dict[str, str] | None = None):
     """A real hub in local mode on free loopback ports, with a copy of the course notebooks; everything it
     started (servers, proxy, system users) is gone afterwards. Its log is kept in test-artifacts/ when a
-    test failed."""
+    test failed. `extra_env` adds to (or replaces) the hub's environment, e.g. limits of its own."""
     # Not under pytest's temporary folder: that one is private (0700), and students must reach their homes.
     root = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(root, 0o755)
     notebooks = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
     if not notebooks:
         pytest.fail("no notebooks in notebooks/: the hub serves them as the course content")
-    hub = TemporaryHub(root, ADMIN_PASSWORD, {"COURSE_LOGIN_ATTEMPTS": "3", "COURSE_KERNEL_IDLE_TIMEOUT": "120"})
+    hub = TemporaryHub(root, ADMIN_PASSWORD, {"COURSE_LOGIN_ATTEMPTS": "3", "COURSE_KERNEL_IDLE_TIMEOUT": "120",
+                                              **(extra_env or {})})
     hub.notebooks.mkdir()
     for path in notebooks:
         shutil.copy(path, hub.notebooks / path.name)
@@ -98,9 +99,16 @@ def live_hub():
 
 
 @pytest.fixture(scope="module")
-def own_hub():
-    """A real hub of the module's own, for tests that count or sort every user the hub has."""
-    yield from _running_hub("course-hub-own-")
+def hub_env() -> dict[str, str]:
+    """Extra settings for `own_hub`: a module overrides this fixture to give its hub settings of its own."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def own_hub(hub_env):
+    """A real hub of the module's own, for tests that count or sort every user the hub has, or that need
+    settings of their own (`hub_env`)."""
+    yield from _running_hub("course-hub-own-", hub_env)
 
 
 @pytest.fixture

@@ -50,6 +50,38 @@ def test_changes_from_another_session_are_seen(settings):
     hub_db.close(), cli_db.close()
 
 
+def test_logins_do_not_wait_for_asyncio_default_pool(settings):
+    """The spawner's pre-start steps run on asyncio's default pool; a login must not queue behind them
+    (nor they behind a class's logins): with that pool fully taken, a login still completes, and a wrong
+    password is still refused."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hub.auth import CourseAuthenticator
+
+    db = accounts.open_db(settings)
+    accounts.create_account(db, "carol", "pw-carol-1")
+    auth = CourseAuthenticator(add_new_table=False)
+    auth.db = db
+
+    async def login_while_the_default_pool_is_busy():
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        release = threading.Event()
+        busy = loop.run_in_executor(None, release.wait, 30)
+        try:
+            good = await asyncio.wait_for(auth.authenticate(None, {"username": "carol", "password": "pw-carol-1"}), 20)
+            bad = await asyncio.wait_for(auth.authenticate(None, {"username": "carol", "password": "wrong-pw-1"}), 20)
+            return good, bad
+        finally:
+            release.set()
+            await busy
+
+    assert asyncio.run(login_while_the_default_pool_is_busy()) == ("carol", None)
+    db.close()
+
+
 def _roster(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "roster.csv"
     path.write_text(text, encoding="utf-8")

@@ -188,3 +188,20 @@ def test_students_and_their_servers_may_reach_the_gradebook(tmp_path):
     assert c.Spawner.environment["COURSE_GRADEBOOK_URL"] == "http://127.0.0.1:18003/course/services/gradebook/"
     c2, _ = _config(tmp_path)
     assert c2.Spawner.environment["COURSE_GRADEBOOK_URL"] == "http://127.0.0.1:8003/services/gradebook/"
+
+
+def test_the_hub_http_client_is_not_limited_to_ten_requests_at_once(tmp_path):
+    """Readiness checks of servers still starting must not hold up the proxy's route updates (hub_http_client)."""
+    import asyncio
+
+    from tornado.httpclient import AsyncHTTPClient
+
+    from hub.common import HUB_HTTP_CLIENTS
+
+    _config(tmp_path)
+
+    async def max_clients():
+        return AsyncHTTPClient(force_instance=True).max_clients
+
+    assert HUB_HTTP_CLIENTS >= 50
+    assert asyncio.run(max_clients()) == HUB_HTTP_CLIENTS

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from hub.content import build_local_repo, content_files, content_source
@@ -53,6 +54,62 @@ def test_local_repo_commits_only_when_the_notebooks_change(tmp_path: Path):
     assert int(_git(repo, "rev-list", "--count", "HEAD")) == 2
     assert not (repo / "img").exists()
     assert oct(os.stat(repo).st_mode & 0o777) == oct(0o755)
+
+
+def test_spawns_at_once_share_one_refresh_and_never_miss_a_later_edit(tmp_path: Path, monkeypatch):
+    """A class starting asks for a refresh with every spawn: calls waiting together share one refresh. A call
+    made after a refresh began (an instructor's edit in between) still gets its own, with the edit."""
+    import threading
+
+    from hub import content
+
+    source, repo = tmp_path / "notebooks", tmp_path / "state" / "content"
+    source.mkdir()
+    (source / "00_setup.ipynb").write_text(_notebook("setup"))
+    assert build_local_repo(repo, source)
+    real_mirror, mirrors = content._mirror, []
+    hold = threading.Event()
+
+    def slow_mirror(src, dst):
+        changed = real_mirror(src, dst)
+        mirrors.append(changed)
+        hold.wait(30)  # the folder was read: a refresh "in progress"
+        return changed
+
+    monkeypatch.setattr(content, "_mirror", slow_mirror)
+    callers = 8
+    start = threading.Barrier(callers)
+    results: list = []
+
+    def spawn():
+        start.wait()
+        results.append(build_local_repo(repo, source))
+
+    threads = [threading.Thread(target=spawn) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    threading.Timer(0.5, hold.set).start()
+    for t in threads:
+        t.join(60)
+    assert results == [None] * callers
+    assert 1 <= len(mirrors) <= 3, f"{len(mirrors)} refreshes for {callers} calls at once"
+
+    hold.clear()
+    mirrors.clear()
+    first: list = []
+    during = threading.Thread(target=lambda: first.append(build_local_repo(repo, source)))
+    during.start()
+    while not mirrors:  # that refresh has read the folder and is still running
+        time.sleep(0.01)
+    (source / "00_setup.ipynb").write_text(_notebook("setup, edited meanwhile"))
+    later: list = []
+    after = threading.Thread(target=lambda: later.append(build_local_repo(repo, source)))
+    after.start()
+    time.sleep(0.2)
+    hold.set()
+    during.join(60), after.join(60)
+    assert first == [None] and later[0], "the call made after the edit must commit it"
+    assert "setup, edited meanwhile" in _git(repo, "show", "HEAD:00_setup.ipynb")
 
 
 def test_only_what_git_tracks_reaches_students(tmp_path: Path):

@@ -25,7 +25,8 @@ print(json.dumps({
     "uid": os.getuid(), "user": pwd.getpwuid(os.getuid()).pw_name, "home": os.environ["HOME"],
     "cwd": os.getcwd(), "data": os.environ.get("COURSE_DATA_DIR"),
     "tb": os.environ.get("TENSORBOARD_PROXY_URL"), "growth": os.environ.get("COURSE_GPU_MEMORY_GROWTH"),
-    "tf_growth": os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH"),
+    "tf_growth": os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH"), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    "policy": os.environ.get("COURSE_GPU_POLICY"),
     "gpu_hook": any(type(f).__name__ == "_AfterImport" for f in sys.meta_path),
     "tf_loaded": "tensorflow" in sys.modules,
 }))
@@ -139,8 +140,10 @@ def test_each_student_runs_as_their_own_user_with_the_course_environment(pair, l
     ea, eb = _env(ana, ka), _env(ben, kb)
     assert ea["home"] == str(live_hub.state / "homes" / ana.name) and ea["cwd"] == ea["home"]
     assert ea["data"] == str(live_hub.data) and ea["tb"] == f"/user/{ana.name}/proxy/%PORT%/"
-    assert ea["growth"] == "1" and ea["tf_growth"] == "true"
-    assert ea["gpu_hook"] is True and ea["tf_loaded"] is False  # applied when the notebook imports TF
+    # COURSE_GPU_POLICY=none (the default): no GPU, so no GPU memory settings and no hook to apply them, as
+    # in Docker mode (a server with a GPU gets both: tests/hub/test_limits_live.py).
+    assert ea["cuda"] == "" and ea["policy"] == "none" and ea["growth"] is None and ea["tf_growth"] is None
+    assert ea["gpu_hook"] is False and ea["tf_loaded"] is False  # the start-up never imports TensorFlow
     if os.geteuid() == 0:
         assert ea["uid"] != eb["uid"] and ea["uid"] != 0
         assert (ea["user"], eb["user"]) == (f"course-{ana.name}", f"course-{ben.name}")

@@ -69,7 +69,7 @@ def test_values_are_parsed():
 
 
 @pytest.mark.parametrize("name, value, allowed", [
-    ("COURSE_HUB_MODE", "kubernetes", "local, docker"),
+    ("COURSE_HUB_MODE", "k8s", "local, docker, kubernetes"),
     ("COURSE_GPU_POLICY", "half", "none, shared, spread, exclusive"),
     ("COURSE_IDLE_TIMEOUT", "-1", ">= 0"),
     ("COURSE_KERNEL_IDLE_TIMEOUT", "soon", "whole number"),
@@ -118,7 +118,8 @@ def _run(args, env):
 def test_python_m_hub_stops_with_one_line_on_a_bad_value(tmp_path: Path):
     done = _run(["-m", "hub"], {"COURSE_HUB_MODE": "k8s", "COURSE_HUB_STATE_DIR": str(tmp_path)})
     assert done.returncode == 2
-    assert done.stderr.strip() == "course hub: COURSE_HUB_MODE='k8s' is not allowed: use one of local, docker"
+    assert done.stderr.strip() == ("course hub: COURSE_HUB_MODE='k8s' is not allowed: "
+                                   "use one of local, docker, kubernetes")
     assert "Traceback" not in done.stdout + done.stderr
     assert not any(tmp_path.iterdir()), "nothing is created before the settings are valid"
 

@@ -152,3 +152,35 @@ def test_folders_other_users_cannot_enter_are_found(tmp_path: Path):
         assert locked not in student_access_problems([target])
     finally:
         os.chmod(locked, 0o755)
+
+
+def _listed(path: str, name: str) -> bool:
+    try:
+        return any(line.split(":", 1)[0] == name for line in Path(path).read_text().splitlines())
+    except FileNotFoundError:
+        return False
+
+
+def test_a_student_system_user_gets_a_private_home_and_no_subordinate_ids(open_tmp: Path, unique):
+    """As root: the account is created once (a second call finds it), its home is private, and it gets no
+    /etc/subuid or /etc/subgid range (writing those made every useradd slower, one at a time)."""
+    import pwd
+    import subprocess
+
+    from hub.system_users import ensure_system_user
+
+    name = unique("su")
+    homes = open_tmp / "homes"
+    if not running_as_root():
+        with pytest.raises(AccountError, match=f"useradd course-{name} failed"):
+            ensure_system_user(name, homes)
+        return
+    try:
+        entry = ensure_system_user(name, homes)
+        assert entry.pw_name == f"course-{name}" and entry.pw_uid != 0
+        assert Path(entry.pw_dir) == homes / name and _mode(homes / name) == 0o700
+        assert (homes / name).stat().st_uid == entry.pw_uid
+        assert ensure_system_user(name, homes) == pwd.getpwnam(f"course-{name}")
+        assert not _listed("/etc/subuid", entry.pw_name) and not _listed("/etc/subgid", entry.pw_name)
+    finally:
+        subprocess.run(["userdel", f"course-{name}"], capture_output=True)

@@ -33,9 +33,9 @@ CLASSIC_FILTER = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]])
 CLASSIC_FEATURE = np.array([[4, 3, 4], [2, 4, 3], [2, 3, 4]])
 
 # The classic 4x4 max-pooling example (2x2 window, stride 2).
-POOL_INPUT = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
-POOL_MAX = np.array([[6, 8], [3, 4]])
-POOL_AVG = np.array([[3.25, 5.25], [2.0, 2.0]])
+POOL_INPUT = np.array([[3, 1, 0, 2], [1, 2, 1, 4], [1, 4, 6, 2], [0, 6, 8, 3]])
+POOL_MAX = np.array([[3, 4], [6, 8]])
+POOL_AVG = np.array([[1.75, 1.75], [2.75, 4.75]])
 
 CURVE_RESPONSE = 6600
 
@@ -233,7 +233,7 @@ def max_pool(answer: Any) -> str:
                     hint="Pass the function itself: check('06.max_pool', max_pool_2x2).")
     _pool_case(answer, POOL_INPUT.astype(np.float32), "max_pool_2x2(pool_input)")
     _pool_case(answer, OTHER_POOL_INPUT.astype(np.float32), "max_pool_2x2 of a 4x6 array")
-    return "Max pooling keeps [[6, 8], [3, 4]] of the example: a quarter of the values, the strongest ones."
+    return "Max pooling keeps [[3, 4], [6, 8]] of the example: a quarter of the values, the strongest ones."
 
 
 @question(
