@@ -163,6 +163,14 @@ CASES = {
     "10.warmup_cosine": (_warmup_cosine, _warmup_cosine_fixed, "a warm-up of one step"),
     "12.trainable_and_frozen": (_split, _split_by_layer, "nothing frozen"),
     "12.unfreeze_top": (_unfreeze_top, _unfreeze_last_slice, "n = 0"),
+    "13.scaled_lr": (lambda lr, base, new: lr * new / base, lambda lr, base, new: lr * (new // base), "rounded down"),
+    "13.tf_config": (lambda workers, index: {"cluster": {"worker": workers},
+                                             "task": {"type": "worker", "index": index}},
+                     lambda workers, index: {"cluster": {"worker": ["gpu-box-1:2222", "gpu-box-2:2222",
+                                                                    "gpu-box-3:2222"]},  # the exercise's cluster only
+                                             "task": {"type": "worker", "index": index}},
+                     "not the cluster given"),
+    "13.per_replica_batch": (lambda g, n: g // n, lambda g, n: g // 2 ** (n // 2), "96 examples over 3 replicas"),
 }
 
 
