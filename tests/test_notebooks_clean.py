@@ -10,7 +10,8 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 CHAPTERS = ["00_setup", "01_tensors", "02_mnist", "03_linear_regression", "04_softmax_regression",
-            "05_neural_networks", "06_cnn", "07_rnn", "08_tensorboard", "09_saving_restoring"]
+            "05_neural_networks", "06_cnn", "07_rnn", "08_tensorboard", "09_saving_restoring",
+            "11_cnn_architectures"]
 
 
 def load(name: str) -> dict:
@@ -189,4 +190,5 @@ def test_the_classification_of_the_chapters_questions():
     results = sorted(qid for qid, q in _registry().items() if q.kind == "result")
     assert results == ["02.pixel_mean", "04.model_accuracy", "05.sine_fit", "05.takeoff_mae", "05.xor",
                        "06.test_accuracy", "07.hello_prediction", "07.pos_accuracy", "08.graph_nodes",
-                       "09.restored_value", "09.resumed"]
+                       "09.restored_value", "09.resumed",
+                       "11.small_models"]

@@ -63,6 +63,22 @@ def _masked_accuracy(y_true, y_pred):
     return float(np.mean(y_pred[mask] == y_true[mask]))
 
 
+def _bottleneck_block(x, filters, expand=None):
+    from keras import layers
+
+    out = expand or 4 * filters
+    h = layers.Conv2D(filters, 1, activation="relu")(x)
+    h = layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
+    h = layers.Conv2D(out, 1)(h)
+    shortcut = x if x.shape[-1] == out else layers.Conv2D(out, 1)(x)
+    return layers.ReLU()(layers.Add()([h, shortcut]))
+
+
+def _bottleneck_block_64(x, filters):
+    """Right for filters=16 only: it expands to 64 channels, copied from the example, not to 4 * filters."""
+    return _bottleneck_block(x, filters, expand=64)
+
+
 CASES = {
     # question id: (a right answer, an answer the public cases pass and a hidden case catches, what it misses)
     "02.count_classes": (lambda labels: np.bincount(labels, minlength=10),
@@ -81,6 +97,7 @@ CASES = {
     "06.max_pool": (_pool, _pool_from_zero, "negative numbers"),
     "07.masked_accuracy": (_masked_accuracy, _mask_from_predictions, "predicted as padding"),
     "08.read_scalars": (_read_scalars, _read_scalars_unsorted, "not sorted by step"),
+    "11.bottleneck_block": (_bottleneck_block, _bottleneck_block_64, "expected (5, 7, 8)"),
 }
 
 
