@@ -11,7 +11,7 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 CHAPTERS = ["00_setup", "00a_python_primer", "01_tensors", "02_mnist", "03_linear_regression",
             "04_softmax_regression", "05_neural_networks", "06_cnn", "07_rnn", "08_tensorboard", "09_saving_restoring",
-            "10_optimizers", "12_transfer_learning", "13_distributed_training"]
+            "10_optimizers", "11_cnn_architectures", "12_transfer_learning", "13_distributed_training"]
 
 
 def load(name: str) -> dict:
@@ -215,4 +215,4 @@ def test_the_classification_of_the_chapters_questions():
     assert results == ["02.pixel_mean", "04.model_accuracy", "05.sine_fit", "05.takeoff_mae", "05.xor",
                        "06.test_accuracy", "07.hello_prediction", "07.pos_accuracy", "08.graph_nodes",
                        "09.restored_value", "09.resumed", "10.tuned_accuracy",
-                       "12.transfer_table", "13.custom_loop_matches", "13.workers_agree"]
+                       "11.small_models", "12.transfer_table", "13.custom_loop_matches", "13.workers_agree"]

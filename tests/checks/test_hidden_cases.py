@@ -133,6 +133,20 @@ def _unfreeze_last_slice(model, n):
         layer.trainable = False
     for layer in model.layers[-n:]:
         layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+def _bottleneck_block(x, filters, expand=None):
+    from keras import layers
+
+    out = expand or 4 * filters
+    h = layers.Conv2D(filters, 1, activation="relu")(x)
+    h = layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
+    h = layers.Conv2D(out, 1)(h)
+    shortcut = x if x.shape[-1] == out else layers.Conv2D(out, 1)(x)
+    return layers.ReLU()(layers.Add()([h, shortcut]))
+
+
+def _bottleneck_block_64(x, filters):
+    """Right for filters=16 only: it expands to 64 channels, copied from the example, not to 4 * filters."""
+    return _bottleneck_block(x, filters, expand=64)
 
 
 CASES = {
@@ -171,6 +185,7 @@ CASES = {
                                              "task": {"type": "worker", "index": index}},
                      "not the cluster given"),
     "13.per_replica_batch": (lambda g, n: g // n, lambda g, n: g // 2 ** (n // 2), "96 examples over 3 replicas"),
+    "11.bottleneck_block": (_bottleneck_block, _bottleneck_block_64, "expected (5, 7, 8)"),
 }
 
 
