@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from testkit.hub_client import HubClient  # noqa: E402
-from testkit.temporary_hub import TemporaryHub, free_port_block  # noqa: E402
+from testkit.temporary_hub import TemporaryHub, free_port_block, wait_until_up  # noqa: E402
 
 STOCK_CONFIG = Path(__file__).resolve().parent / "stock_hub_config.py"
 CELL = "import numpy as np\nprint(int(np.arange(1_000_000).sum()))"
@@ -97,17 +97,7 @@ class StockHub:
             self.proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(STOCK_CONFIG)],
                                          cwd=self.state, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"stock hub exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if requests.get(self.url + "hub/api/", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-        raise RuntimeError(f"stock hub not up after {wait:.0f} s:\n{self.log_tail()}")
+        wait_until_up(self.proc, self.url, wait, "stock hub", self.log_tail)
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -39,6 +39,22 @@ def free_port_block() -> int:
     raise RuntimeError("no four free ports in a row in 20000-40000")
 
 
+def wait_until_up(proc: subprocess.Popen, url: str, wait: float, name: str, log_tail) -> None:
+    """Return once the JupyterHub at `url` answers its API; RuntimeError (with `log_tail()`) if the process
+    `proc` exits first or `wait` seconds pass."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log_tail()}")
+        try:
+            if requests.get(url + "hub/api/", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{name} not up after {wait:.0f} s:\n{log_tail()}")
+
+
 class TemporaryHub:
     """`python -m hub` in a subprocess, with its state under `root`."""
 
@@ -66,17 +82,7 @@ class TemporaryHub:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "hub"], cwd=REPO_ROOT, env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if requests.get(self.url + "hub/api/", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-        raise RuntimeError(f"hub not up after {wait:.0f} s:\n{self.log_tail()}")
+        wait_until_up(self.proc, self.url, wait, "hub", self.log_tail)
 
     def stop(self) -> None:
         """SIGTERM the hub (it stops its proxy and services; servers keep running) and wait."""
