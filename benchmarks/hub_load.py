@@ -25,7 +25,6 @@ import argparse
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from testkit.hub_client import HubClient  # noqa: E402
-from testkit.temporary_hub import TemporaryHub, free_port_block, wait_until_up  # noqa: E402
+from testkit.temporary_hub import TemporaryHub, free_port_block, stop_process, wait_until_up  # noqa: E402
 
 STOCK_CONFIG = Path(__file__).resolve().parent / "stock_hub_config.py"
 CELL = "import numpy as np\nprint(int(np.arange(1_000_000).sum()))"
@@ -122,12 +121,7 @@ class StockHub:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        stop_process(self.proc)
         self.kill_leftovers()
 
     def kill_leftovers(self) -> None:

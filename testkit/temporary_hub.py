@@ -55,6 +55,18 @@ def wait_until_up(proc: subprocess.Popen, url: str, wait: float, name: str, log_
     raise RuntimeError(f"{name} not up after {wait:.0f} s:\n{log_tail()}")
 
 
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """SIGTERM a hub started in a session of its own and wait for it; SIGKILL its group after 60 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
 class TemporaryHub:
     """`python -m hub` in a subprocess, with its state under `root`."""
 
@@ -86,14 +98,7 @@ class TemporaryHub:
 
     def stop(self) -> None:
         """SIGTERM the hub (it stops its proxy and services; servers keep running) and wait."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        stop_process(self.proc)
 
     def restart(self) -> None:
         self.stop()
