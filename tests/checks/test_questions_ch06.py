@@ -209,6 +209,30 @@ def test_conv1_params_matches_keras():
     assert not per_pixel.passed and "image size" in per_pixel.hint
 
 
+# --- 06.batchnorm_params ----------------------------------------------------------------------------------
+
+
+def test_batchnorm_params_matches_keras_trainable_weights():
+    import keras
+
+    layer = keras.layers.BatchNormalization()
+    layer.build((None, 11, 11, 48))
+    trained = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
+    assert check("06.batchnorm_params", trained).passed
+    every = check("06.batchnorm_params", layer.count_params())  # 192: the running statistics counted too
+    assert not every.passed and "not trained" in every.hint
+    one = check("06.batchnorm_params", 48)
+    assert not one.passed and "two learned numbers" in one.hint
+    assert not check("06.batchnorm_params", 95).passed
+
+
+def test_batchnorm_params_is_the_recipes_norm2():
+    from course.cnn import build_model
+
+    layer = build_model().get_layer("norm2")
+    assert check("06.batchnorm_params", sum(int(np.prod(w.shape)) for w in layer.trainable_weights)).passed
+
+
 # --- 06.test_accuracy --------------------------------------------------------------------------------------
 
 

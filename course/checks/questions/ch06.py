@@ -1,6 +1,6 @@
 """Chapter 06 (convolutional networks): output sizes, a convolution by hand, a max pooling written with NumPy
-only, the curve-detector response, the size of the classic network's layers, and the accuracy it reached (a
-chapter result)."""
+only, the curve-detector response, the size of the classic network's layers, what a batch normalisation trains,
+and the accuracy the classic network reached (a chapter result)."""
 
 from __future__ import annotations
 
@@ -272,6 +272,26 @@ def conv1_params(answer: Any) -> str:
         28 * 28 * 32: "A convolution's parameters do not depend on the image size: count the filters' weights.",
     }
     raise Wrong(f"{value} is not the number of parameters.", hint=hints.get(value))
+
+
+@question(
+    "06.batchnorm_params",
+    title="Trained numbers of a batch normalisation over 48 channels",
+    hint="Per channel the layer learns a scale γ and a shift β; its running mean and variance are averaged "
+         "while training, not trained by the optimizer.",
+)
+def batchnorm_params(answer: Any) -> str:
+    value = _integer(answer, "norm2_trained")
+    if value == 2 * 48:
+        return "γ and β for each of the 48 channels: 96 trained numbers (and 96 running statistics, averaged)."
+    hints = {
+        4 * 48: "192 counts the running mean and variance too: they are averaged while training, not trained.",
+        48: "There are two learned numbers per channel, γ (scale) and β (shift).",
+        2: "That is per channel; the layer has 48 channels.",
+        4: "That is per channel, and two of the four are not trained.",
+        3 * 48: "Only γ and β are trained: the running mean and variance are both averaged.",
+    }
+    raise Wrong(f"{value} is not the number of trained values.", hint=hints.get(value))
 
 
 @question(
