@@ -305,10 +305,25 @@ SINGLEUSER_IMAGE = _define("COURSE_SINGLEUSER_IMAGE", "course-singleuser:latest"
 DOCKER_NETWORK = _define("COURSE_DOCKER_NETWORK", "course-hub", text_matching(*_DOCKER_NAME),
                          "docker mode: the network of the hub and the students' containers", ("hub", "compose"))
 DOCKER_INTERNAL = _define("COURSE_DOCKER_INTERNAL", "true", flag,
-                          "docker mode: the network has no route out of the machine", ("compose",))
+                          "docker mode: the students' network, which the hub creates, has no route out of the "
+                          "machine", ("hub",))
 DATA_VOLUME = _define("COURSE_DATA_VOLUME", "course-data", text_matching(*_DOCKER_NAME),
                       "docker mode: the named volume with the shared datasets; kubernetes mode: its "
                       "ReadWriteMany PersistentVolumeClaim", ("hub", "compose"))
+CONTENT_VOLUME = _define("COURSE_CONTENT_VOLUME", "course-content", text_matching(*_DOCKER_NAME),
+                         "docker mode: the named volume with the hub's course content repository, read-only to "
+                         "students", ("hub", "compose"))
+DOCKER_PUBLISH = _define("COURSE_DOCKER_PUBLISH", "8000",
+                         text_matching(r"^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$",
+                                       "use a port such as 8000, or an address and a port such as 127.0.0.1:8000"),
+                         "docker mode: where this machine publishes the hub's port (a port: every interface)",
+                         ("compose",))
+DOCKER_SOCKET = _define("COURSE_DOCKER_SOCKET", "/var/run/docker.sock", path,
+                        "docker mode: the Docker engine's socket on this machine, which only the hub's container gets "
+                        "(rootless Docker: /run/user/<uid>/docker.sock)", ("compose",))
+IMAGE_FLAVOUR = _define("COURSE_IMAGE_FLAVOUR", "gpu", choice("gpu", "cpu"),
+                        "docker mode: build the student image with TensorFlow's CUDA wheels (gpu) or without (cpu)",
+                        ("compose",))
 
 # The library's own
 FAST = _define("COURSE_FAST", "false", flag, "fast mode: smaller data and fewer epochs (CI, quick checks)",

@@ -31,9 +31,9 @@ NO_STUDENT_ACCESS = {"access:servers", "shares", "tokens"}
 CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
 TOOLS_SCOPES = ["list:users", "read:users", "admin:users", "admin:servers", "list:services",
                 "read:services", "read:hub"]
-# A server started from the course image: the image's start.sh runs its start-up hooks (the ~/course sync)
-# first, then Docker Stacks' start-singleuser.py starts jupyterhub-singleuser (Docker and Kubernetes mode).
-IMAGE_SERVER_COMMAND = ["start-singleuser.py"]
+# A server started from the course image (Docker and Kubernetes mode), under the image's init (tini): the same
+# command as local mode's, which syncs ~/course with nbgitpuller, then runs jupyterhub-singleuser.
+IMAGE_SERVER_COMMAND = ["python", "/opt/course/singleuser/server_command.py", "--", "jupyterhub-singleuser"]
 TOOLS_SERVICE = "course-tools"  # the service whose token the `course hub` commands use
 # The gradebook lists the hub's users (so a student who never reported still has a row) and nothing more.
 GRADEBOOK_SCOPES = ["list:users", "read:users"]

@@ -24,10 +24,14 @@ from course import settings as registry
 from hub.settings import Settings
 
 LOCAL_BRANCH = "main"
-# Docker and Kubernetes mode: the notebooks baked into the course image as a git repository
-# (docker/singleuser.Dockerfile), pulled into ~/course unless COURSE_CONTENT_REPO names another.
-CONTENT_IN_IMAGE = "file:///srv/course-content"
-CONTENT_IN_IMAGE_BRANCH = "main"
+# Where students' containers find the course content as a git repository: in Kubernetes mode the notebooks
+# baked into the course image (docker/singleuser.Dockerfile); in Docker mode the hub's own content repository,
+# a volume the hub keeps at the same path (DOCKER_CONTENT_DIR) and mounts read-only over the baked copy, so
+# that its history carries over from one version of the course to the next. Pulled into ~/course unless
+# COURSE_CONTENT_REPO names another.
+DOCKER_CONTENT_DIR = Path("/srv/course-content")
+CONTENT_IN_IMAGE = f"file://{DOCKER_CONTENT_DIR}"
+CONTENT_IN_IMAGE_BRANCH = LOCAL_BRANCH
 _IGNORED = {".ipynb_checkpoints", "__pycache__", ".DS_Store", ".git"}
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "course hub", "GIT_AUTHOR_EMAIL": "hub@course.invalid",
@@ -50,8 +54,9 @@ class ContentSource:
 
 
 def local_repo_dir(settings: Settings) -> Path:
-    """The hub-built content repository inside the state folder."""
-    return settings.state_dir / "content"
+    """The hub-built content repository: in the state folder (local mode), or in the content volume that
+    students' containers mount (Docker mode)."""
+    return DOCKER_CONTENT_DIR if settings.mode == "docker" else settings.state_dir / "content"
 
 
 def content_source(settings: Settings) -> ContentSource:

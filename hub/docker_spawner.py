@@ -13,7 +13,7 @@ from dockerspawner import DockerSpawner
 
 from course import settings as registry
 from hub.common import IMAGE_SERVER_COMMAND, gradebook_service, gradebook_url
-from hub.content import image_content_environment
+from hub.content import DOCKER_CONTENT_DIR, image_content_environment
 from hub.gpu_policy import (
     GPU_VARIABLES,
     STATE_FILENAME,
@@ -32,8 +32,37 @@ HOME_VOLUME = "course-home-{username}"  # one named volume per student ({usernam
 DATA_MOUNT = "/srv/data"  # where the shared read-only data volume appears in every container
 
 
+class SpawnRefused(RuntimeError):
+    """The engine would not start a student's container; `jupyterhub_message` is the one line the student
+    reads on the spawn page (JupyterHub shows it as "Spawn failed: ...")."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.jupyterhub_message = message
+
+
+def refusal_message(exc: BaseException, image: str, assignment: GpuAssignment | None) -> str | None:
+    """One line for a student whose container the engine refused, saying why; None for any other failure."""
+    import docker
+    from hub.docker_setup import one_line
+
+    reason = one_line(exc)
+    if isinstance(exc, docker.errors.ImageNotFound) or (
+            isinstance(exc, docker.errors.NotFound) and "image" in reason.lower()):
+        return (f"The course image {image} is not on this machine's Docker engine, so no server can start. "
+                "Tell your instructor (they build it with `docker compose build`).")
+    gpus = ", ".join(assignment.devices) if assignment is not None and assignment.devices else "all GPUs"
+    wanted_gpu = assignment is not None and (assignment.all_gpus or bool(assignment.devices))
+    if isinstance(exc, docker.errors.APIError) and wanted_gpu and (
+            "device driver" in reason or "nvidia" in reason.lower() or "gpu" in reason.lower()):
+        return (f"Your server was to get GPU {gpus}, but this machine's Docker engine cannot give containers a GPU "
+                f"({reason}). Tell your instructor: the NVIDIA Container Toolkit is missing or not set up.")
+    return None
+
+
 class CourseDockerSpawner(DockerSpawner):
-    """DockerSpawner that also shows the GPU notice (e.g. "all GPUs are taken") while spawning."""
+    """DockerSpawner that shows the GPU notice (e.g. "all GPUs are taken") while spawning, and says in one line
+    why the engine refused a container (no GPU runtime, no image) instead of a traceback."""
 
     gpu_assignment: GpuAssignment | None = None
 
@@ -43,6 +72,16 @@ class CourseDockerSpawner(DockerSpawner):
             yield {"progress": 40, "message": assignment.notice}
         async for event in super().progress():
             yield event
+
+    async def start(self):
+        try:
+            return await super().start()
+        except Exception as exc:
+            message = refusal_message(exc, self.image, self.gpu_assignment)
+            if message is None:
+                raise
+            self.log.error("Server for %s not started: %s", self.user.name, message)
+            raise SpawnRefused(message) from None
 
 
 def device_requests(assignment: GpuAssignment) -> list[Any]:
@@ -71,6 +110,19 @@ def container_environment(settings: Settings, inherited: dict[str, Any] | None =
         **image_content_environment(settings),
     })
     return env
+
+
+PIDS_LIMIT = 4096  # processes and threads in one student's container (a TensorFlow kernel runs about a hundred)
+
+
+def student_host_config(settings: Settings) -> dict[str, Any]:
+    """What every student's container gets besides DockerSpawner's own: no new privileges, no capabilities,
+    a process cap, and no swap beyond the memory limit (so the limit is the memory a student has)."""
+    host_config: dict[str, Any] = {"security_opt": ["no-new-privileges"], "cap_drop": ["ALL"],
+                                   "pids_limit": PIDS_LIMIT}
+    if settings.mem_limit_bytes is not None:
+        host_config["memswap_limit"] = settings.mem_limit_bytes
+    return host_config
 
 
 def gradebook_in_container(service: dict, settings: Settings) -> dict:
@@ -142,11 +194,14 @@ def configure_docker(c: Any, settings: Settings) -> GpuAllocator:
     spawner.cmd = IMAGE_SERVER_COMMAND
     spawner.notebook_dir = HOME
     spawner.volumes = {HOME_VOLUME: HOME}
-    spawner.read_only_volumes = {settings.data_volume: DATA_MOUNT}
+    # The shared datasets, and the hub's content repository over the copy baked into the image.
+    spawner.read_only_volumes = {settings.data_volume: DATA_MOUNT, settings.content_volume: str(DOCKER_CONTENT_DIR)}
+    spawner.pull_policy = "never"  # the course image is built on this machine; no registry holds it
     if settings.cpu_limit is not None:
         spawner.cpu_limit = settings.cpu_limit
     if settings.mem_limit_bytes is not None:
         spawner.mem_limit = settings.mem_limit_bytes
+    spawner.extra_host_config = student_host_config(settings)
     inherited = c.Spawner.environment if "environment" in c.Spawner else {}
     spawner.environment = container_environment(settings, inherited)
     spawner.pre_spawn_hook = hooks.pre_spawn

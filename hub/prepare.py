@@ -101,7 +101,14 @@ def prepare(settings: Settings) -> Prepared:
     ensure_secrets(settings.state_dir)
     done = Prepared(settings, as_root=running_as_root())
     source = content_source(settings)
-    if settings.mode == "local" and source.local_repo is not None:
+    if settings.mode == "docker":
+        from hub.docker_setup import DockerSetupError, prepare_docker
+
+        try:
+            prepare_docker(settings)
+        except DockerSetupError as exc:
+            raise StartupError(str(exc)) from None
+    if source.local_repo is not None and settings.mode in ("local", "docker"):
         try:
             done.content_commit = build_local_repo(source.local_repo, source.notebooks_dir)
         except (FileNotFoundError, RuntimeError) as exc:

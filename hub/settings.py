@@ -46,7 +46,9 @@ class Settings:
     mem_limit_bytes: int | None
     singleuser_image: str
     docker_network: str
+    docker_internal: bool
     data_volume: str
+    content_volume: str
     grade_timeout: int
     grade_mem_limit_bytes: int
     grade_jobs: int
@@ -119,7 +121,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         mem_limit_bytes=read(registry.MEM_LIMIT),
         singleuser_image=read(registry.SINGLEUSER_IMAGE),
         docker_network=read(registry.DOCKER_NETWORK),
+        docker_internal=read(registry.DOCKER_INTERNAL),
         data_volume=read(registry.DATA_VOLUME),
+        content_volume=read(registry.CONTENT_VOLUME),
         grade_timeout=read(registry.GRADE_TIMEOUT),
         grade_mem_limit_bytes=read(registry.GRADE_MEM_LIMIT),
         grade_jobs=read(registry.GRADE_JOBS),

@@ -13,7 +13,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 APT_PACKAGES=(git fonts-nanum dataset-fashion-mnist python3-venv)
 EXTRAS=local
 if [ "$MODE" = "--test" ]; then
-  APT_PACKAGES+=(chromium)
+  # The docker tier: an engine of the tests' own, Compose v1, and debootstrap for the base image.
+  APT_PACKAGES+=(chromium docker.io docker-compose debootstrap)
   EXTRAS=test
 fi
 

@@ -230,3 +230,42 @@ def enroll(admin: HubClient, names: list[str], *, token: bool = True) -> list[Hu
             client.new_token()
         students.append(client)
     return students
+
+
+def wait_for(condition, seconds: float, what: str, every: float = 1.0):
+    """Call `condition` until it returns something true (returned); AssertionError naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"{what} did not happen within {seconds:.0f} s")
+
+
+def run_until_the_kernel_dies(client: HubClient, kernel: str, code: str, timeout: float = 120.0) -> tuple[str, float]:
+    """Execute `code`; ("reply", s) if the cell finished, ("restarting" or "dead", s) if the kernel died first."""
+    import websocket
+
+    url = client.url(client.server_path() + f"api/kernels/{kernel}/channels")
+    conn = websocket.create_connection("ws" + url[len("http"):], header=[f"Authorization: token {client.token}"],
+                                       timeout=timeout)
+    started = time.monotonic()
+    try:
+        msg_id = uuid.uuid4().hex
+        conn.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": client.name, "session": uuid.uuid4().hex,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True}}))
+        while time.monotonic() - started < timeout:
+            msg = json.loads(conn.recv())
+            state = msg.get("content", {}).get("execution_state")
+            if msg["msg_type"] == "status" and state in ("restarting", "dead"):
+                return state, time.monotonic() - started
+            if msg["msg_type"] == "execute_reply" and msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return "reply", time.monotonic() - started
+        raise AssertionError(f"no reply and no restart within {timeout:.0f} s")
+    finally:
+        conn.close()

@@ -30,6 +30,7 @@ TIERS = {
     "kubernetes_static": "the Kubernetes mode's gate without a cluster: the chart's values schema, KubeSpawner's "
                          "pod manifests against the Kubernetes API schema",
     "notebooks": "every chapter executed by nbval in fast mode",
+    "docker": "the compose deployment built and run live on a Docker engine the tests start (as root)",
 }
 
 
@@ -66,6 +67,17 @@ def tier_problem(tier: str) -> str | None:
     if tier == "kubernetes_static":
         # Without the chart's own files beside the checkout only the tests that need them skip (OUTSIDE_PROJECT).
         return _missing_modules("kubespawner", "kubernetes_validate", "jsonschema", "yaml")
+    if tier == "docker":
+        import os
+
+        from testkit.docker_engine import missing_tools
+
+        missing = missing_tools()
+        if missing:
+            return f"{', '.join(missing)} missing: apt-get install {' '.join(missing)} (scripts/setup.sh --test does)"
+        if os.geteuid() != 0:
+            return "the docker tier starts a Docker engine of its own, which needs root"
+        return _missing_modules("docker", "playwright", "websocket")
     if tier == "notebooks":
         missing = _missing_modules("nbval", "tensorflow")
         if missing:

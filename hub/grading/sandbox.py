@@ -40,12 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import singleuser
 from course import settings as registry
 from hub.grading import cgroups
 from hub.system_users import running_as_root
 
-GRADE_SCRIPT = singleuser.FOLDER / "grade_notebook.py"
 RESULT_NAME = "grade-result.json"  # singleuser/grade_notebook.py's default, beside the copy
 PROGRESS_NAME = "progress.json"
 SETUP_FAILED = 125  # exit code of the chain's shell steps when a sandbox step fails
@@ -56,6 +54,19 @@ JOIN_CGROUP = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 > "$1" || exit 125; 
 SET_UP_NAMESPACE = ('net=$1; n=$2; shift 2; if [ "$net" = 1 ]; then ip link set lo up || exit 125; fi; '
                     'while [ "$n" -gt 0 ]; do mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 125; '
                     'shift; n=$((n-1)); done; exec "$@"')
+
+
+def student_side() -> Any:
+    """The `singleuser` package (the student's side), which local grading runs from. Imported only here: the
+    hub's image for Docker mode, which grades in containers of the course image, does not carry it."""
+    import singleuser
+
+    return singleuser
+
+
+def grade_script() -> Path:
+    """singleuser/grade_notebook.py, which runs a copy of a student's notebook and writes its result."""
+    return student_side().FOLDER / "grade_notebook.py"
 
 
 def format_bytes(value: int) -> str:
@@ -176,7 +187,7 @@ def sandbox_command(means: Means, *, python: str, notebook: Path, result: Path, 
     if account is not None:
         cmd += ["setpriv", f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups",
                 "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
-    cmd += [python, str(GRADE_SCRIPT), str(notebook), "--result", str(result)]
+    cmd += [python, str(grade_script()), str(notebook), "--result", str(result)]
     return cmd
 
 
@@ -190,7 +201,7 @@ def sandbox_environment(*, work: Path, data_dir: Path, full: bool, account: Acco
         "USER": account.name if account else os.environ.get("USER", ""),
         "LOGNAME": account.name if account else os.environ.get("USER", ""),
         "LANG": os.environ.get("LANG") or "C.UTF-8",
-        "PYTHONSTARTUP": str(singleuser.KERNEL_STARTUP),
+        "PYTHONSTARTUP": str(student_side().KERNEL_STARTUP),
         "MPLBACKEND": "agg",
         "JUPYTER_PLATFORM_DIRS": "1",
         registry.GRADING.name: "true",
