@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockerspawner import DockerSpawner
+from tornado.web import HTTPError
 
 from course import settings as registry
 from hub.common import IMAGE_SERVER_COMMAND, gradebook_service, gradebook_url
@@ -32,12 +33,13 @@ HOME_VOLUME = "course-home-{username}"  # one named volume per student ({usernam
 DATA_MOUNT = "/srv/data"  # where the shared read-only data volume appears in every container
 
 
-class SpawnRefused(RuntimeError):
-    """The engine would not start a student's container; `jupyterhub_message` is the one line the student
-    reads on the spawn page (JupyterHub shows it as "Spawn failed: ...")."""
+class SpawnRefused(HTTPError):
+    """The engine would not start a student's container: the one line the student reads, on the spawn page and
+    in its progress ("Spawn failed: ..."). An HTTPError, so JupyterHub relays it as it is (an error page with the
+    line, not "Unhandled error starting server") and logs it in one line."""
 
     def __init__(self, message: str):
-        super().__init__(message)
+        super().__init__(503, "%s", message)
         self.jupyterhub_message = message
 
 
@@ -65,6 +67,7 @@ class CourseDockerSpawner(DockerSpawner):
     why the engine refused a container (no GPU runtime, no image) instead of a traceback."""
 
     gpu_assignment: GpuAssignment | None = None
+    refused: bool = False  # the engine would not start the container this spawner created last
 
     async def progress(self):
         assignment = self.gpu_assignment
@@ -74,14 +77,26 @@ class CourseDockerSpawner(DockerSpawner):
             yield event
 
     async def start(self):
+        self.refused = False
         try:
             return await super().start()
         except Exception as exc:
             message = refusal_message(exc, self.image, self.gpu_assignment)
             if message is None:
                 raise
-            self.log.error("Server for %s not started: %s", self.user.name, message)
+            self.refused = True
+            self.log.error("Server for %s not started: %s (`docker inspect %s` shows what was asked)",
+                           self.user.name, message, self.object_name)
             raise SpawnRefused(message) from None
+
+    async def stop(self, now: bool = False):
+        if self.refused:
+            # Never started, so it holds nothing: leave it for the instructor's `docker inspect` (the device request
+            # the engine refused). The student's next start removes it and creates a new one.
+            self.refused = False
+            self.clear_state()
+            return
+        await super().stop(now)
 
 
 def device_requests(assignment: GpuAssignment) -> list[Any]:
@@ -117,9 +132,13 @@ PIDS_LIMIT = 4096  # processes and threads in one student's container (a TensorF
 
 def student_host_config(settings: Settings) -> dict[str, Any]:
     """What every student's container gets besides DockerSpawner's own: no new privileges, no capabilities,
-    a process cap, and no swap beyond the memory limit (so the limit is the memory a student has)."""
+    a process cap, and no swap beyond the memory limit (so the limit is the memory a student has).
+
+    The engine does not remove a container by itself (`auto_remove` off): the spawner removes it when the server
+    stops (DockerSpawner.remove), and one that crashed, or that the engine refused to start, stays for the
+    instructor's `docker inspect` and `docker logs` until the student's next start replaces it."""
     host_config: dict[str, Any] = {"security_opt": ["no-new-privileges"], "cap_drop": ["ALL"],
-                                   "pids_limit": PIDS_LIMIT}
+                                   "pids_limit": PIDS_LIMIT, "auto_remove": False}
     if settings.mem_limit_bytes is not None:
         host_config["memswap_limit"] = settings.mem_limit_bytes
     return host_config
