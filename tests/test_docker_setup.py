@@ -85,7 +85,7 @@ def test_a_missing_image_or_container_is_one_line():
 def test_no_socket_and_no_engine_are_one_line_each(monkeypatch, tmp_path):
     monkeypatch.setattr(docker_setup, "DEFAULT_SOCKET", str(tmp_path / "docker.sock"))
     with pytest.raises(DockerSetupError, match=r"^the Docker socket .*docker.sock is not in the hub's container: "
-                                               r"mount it"):
+                                               r"mount the engine's socket there"):
         docker_setup.engine_client({})
     with pytest.raises(DockerSetupError) as err:  # a socket path where nothing listens
         docker_setup.engine_client({"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"})

@@ -19,12 +19,8 @@ import pytest
 import singleuser
 from hub.settings import REPO_ROOT
 from testkit.temporary_hub import TemporaryHub
-from testkit.tiers import CHROMIUM
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-# Debian's Chromium on a machine with no display and a closed network (never a downloaded browser).
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ADMIN_PASSWORD = "instructor-pw-1"
 _failed: list[str] = []
 
@@ -125,12 +121,3 @@ def unique():
     """Makes user names not used by an earlier test run: unique("ana") -> "ana3f9c"."""
     return lambda prefix: f"{prefix}{secrets.randbelow(0x10000):04x}"
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
