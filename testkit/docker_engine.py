@@ -205,3 +205,19 @@ def ensure_base_image(engine: DockerEngine, tag: str = BASE_IMAGE) -> float | No
     if engine.has_image(tag):
         return None
     return make_base_image(engine, tag=tag)
+
+
+def compose_v2(engine: DockerEngine, folder: Path | None = None) -> Path:
+    """Compose v2 (what instructors run as `docker compose`), from Debian trixie's docker-compose package: the
+    plugin binary, which also runs on its own as `docker-compose`. Unpacked in a throwaway container of the base
+    image (apt reaches Debian's mirror from there), kept in `folder` for the next run."""
+    folder = Path(folder or engine.root / "compose-v2")
+    binary = folder / "docker-compose"
+    if binary.is_file():
+        return binary
+    folder.mkdir(parents=True, exist_ok=True)
+    script = ("set -e; apt-get update -qq; cd /tmp; apt-get download -qq docker-compose; "
+              "dpkg-deb -x docker-compose_*.deb /tmp/x; cp /tmp/x/usr/libexec/docker/cli-plugins/docker-compose /out/")
+    engine.docker("run", "--rm", "-v", f"{folder}:/out", BASE_IMAGE, "sh", "-c", script, timeout=600)
+    binary.chmod(0o755)
+    return binary
