@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,9 +157,11 @@ def server_rss_mb(user: str) -> float | None:
 
 
 def student(url: str, name: str, password: str, out: Outcome,
-            approved: threading.Event | None = None, signed_up: list | None = None) -> None:
+            approved: threading.Event | None = None, signed_up: list | None = None,
+            memory: Callable[[str], float | None] = server_rss_mb) -> None:
     """One student's class: (sign up and wait for approval,) log in, spawn, kernel, a cell, stop.
-    Without `approved` (a stock hub) there is no sign-up: the login is the first step."""
+    Without `approved` (a stock hub) there is no sign-up: the login is the first step. `memory(name)` gives
+    the MB the student's server and kernel hold (local processes by default)."""
     client = HubClient(url, timeout=120)
     try:
         if approved is not None:
@@ -182,7 +185,7 @@ def student(url: str, name: str, password: str, out: Outcome,
         if result.error or result.stdout.strip() != EXPECTED:
             raise RuntimeError(f"cell gave {result.error or result.stdout.strip()!r}")
         out.cell = result.seconds
-        out.rss_mb = server_rss_mb(name)
+        out.rss_mb = memory(name)
         out.steps.append("stop")
         started = time.monotonic()
         client.stop_server(wait=120)
@@ -193,7 +196,7 @@ def student(url: str, name: str, password: str, out: Outcome,
 
 
 def run_class(kind: str, hub, students: int, timeout: float, admin: HubClient | None = None,
-              password: str | None = None) -> ClassRun:
+              password: str | None = None, memory: Callable[[str], float | None] = server_rss_mb) -> ClassRun:
     """Every student at once against `hub`; on the course hub `admin` approves each sign-up as it comes."""
     tag = f"{os.getpid() % 10000:04d}{secrets.randbelow(100):02d}"
     prefix = "s" if kind == COURSE else "b"
@@ -205,7 +208,7 @@ def run_class(kind: str, hub, students: int, timeout: float, admin: HubClient | 
     for o in run.outcomes:
         secret = password or f"{o.name}-password"
         if kind == COURSE:
-            futures.append(pool.submit(student, hub.url, o.name, secret, o, approved, signed_up))
+            futures.append(pool.submit(student, hub.url, o.name, secret, o, approved, signed_up, memory))
         else:
             futures.append(pool.submit(student, hub.url, o.name, secret, o))
     deadline = started + timeout

@@ -12,7 +12,6 @@ FROM debian:trixie-slim AS base
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV LANG=C.UTF-8 \
     LC_ALL=C.UTF-8 \
-    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # Node.js runs configurable-http-proxy; git keeps the course content's history; tini is the init.
@@ -41,8 +40,7 @@ RUN . /tmp/build-ca/trust.sh \
  && mkdir /tmp/course-src/course && touch /tmp/course-src/course/__init__.py \
  && python3 -m venv /opt/course/venv \
  && /opt/course/venv/bin/pip install --no-cache-dir "/tmp/course-src[docker,kubernetes]" "setuptools>=78.1.1" \
- && /opt/course/venv/bin/pip uninstall --yes --quiet course \
- && find /opt/course/venv -name __pycache__ -prune -exec rm -rf {} +
+ && /opt/course/venv/bin/pip uninstall --yes --quiet course
 
 # ---- the image -------------------------------------------------------------------------------------------------
 FROM base

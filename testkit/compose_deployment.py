@@ -156,18 +156,26 @@ class ComposeDeployment:
         return sorted(filter(None, self.engine.docker(*args).stdout.decode().split("\n")))
 
     def remove_everything(self) -> None:
-        """`down` with volumes, and every student's container and volume and the students' network: a fresh
-        deployment next time (images and the build cache stay)."""
+        """`down` with its volumes, then this deployment's students' containers, their homes and the students'
+        network: a fresh deployment next time (the images and the build cache stay). Students' homes left by
+        an earlier run (no container uses them) go too."""
+        network = self.settings.get("COURSE_DOCKER_NETWORK", "course-hub")
         self.compose("down", "--volumes", "--remove-orphans", check=False, timeout=600)
-        names = self.student_containers(all_states=True)
-        if names:
-            self.engine.docker("rm", "--force", "--volumes", *names, check=False)
-        for kind in ("volume", "network"):
-            listed = self.engine.docker(kind, "ls", "--format", "{{.Name}}", check=False).stdout.decode().split()
-            ours = [n for n in listed if n.startswith(("course-", self.project))]
-            if ours:
-                self.engine.docker(kind, "rm", *ours, check=False)
-
+        listed = self.engine.docker("ps", "--all", "--quiet", "--filter", f"label={STUDENT_LABEL}",
+                                    "--filter", f"network={network}", check=False).stdout.decode().split()
+        refused = [c for c in self.engine.docker("ps", "--all", "--quiet", "--filter", f"label={STUDENT_LABEL}",
+                                                 "--filter", "status=created", check=False).stdout.decode().split()]
+        containers = sorted(set(listed) | set(refused))
+        if containers:
+            self.engine.docker("rm", "--force", "--volumes", *containers, check=False)
+        self.engine.docker("network", "rm", network, check=False)
+        dangling = self.engine.docker("volume", "ls", "--quiet", "--filter", "dangling=true",
+                                      check=False).stdout.decode().split()
+        homes = [name for name in dangling if name.startswith("course-home-")]
+        named = [self.settings.get(s) for s in ("COURSE_DATA_VOLUME", "COURSE_CONTENT_VOLUME")]
+        leftovers = homes + [n for n in named if n and n in dangling]
+        if leftovers:
+            self.engine.docker("volume", "rm", *leftovers, check=False)
 
 def free_port() -> int:
     import socket
