@@ -4,6 +4,8 @@
   nbgitpuller, then start jupyterhub-singleuser;
 - `jupyter_server_config.py` and `lab-settings/`: the server's configuration (found through
   JUPYTER_CONFIG_PATH), with TensorBoard through jupyter-server-proxy;
+- `kernel_restarts.py`: the server's kernel manager (loaded by that configuration): a kernel the server
+  restarted on its own is "starting" until it answers, so the first thing it says reaches the student;
 - `kernel_startup.py`: every kernel's PYTHONSTARTUP file (GPU memory settings after `import tensorflow`);
 - `grade_notebook.py`: run by `course hub grade` as the student, in a sandbox: executes a copy of one of their
   notebooks in a fresh kernel and reports what its checks recorded.

@@ -10,7 +10,9 @@
 #    TF_CPP_MIN_LOG_LEVEL cannot do this: the cuInit line is an error, so real errors would vanish too;
 # 2. makes the kernel, not the student's server, the process the kernel's OOM killer stops (oom_score_adj
 #    raised to +500; a process may always raise its own), and when the server's memory cgroup counted an OOM
-#    kill since the last kernel started, says so once, on the student's first cell.
+#    kill since this kernel last started (the kernel the server restarts keeps its id), says so once, on the
+#    student's first cell. Each kernel's count at its start is kept in ~/.course/memory.json under its id, so
+#    no other kernel's start can take the notice away from the restarted kernel.
 #
 # In every interpreter it then applies the hub's GPU memory settings right after the notebook's own
 # `import tensorflow` (`course.gpu.configure_from_env()`). Whatever fails is skipped: the kernel always starts.
@@ -43,6 +45,8 @@ _COURSE_HARMLESS_LINES = (
 _COURSE_HOLD_SECONDS = 0.05
 _COURSE_OOM_SCORE = 500
 _COURSE_STATE_FILE = "~/.course/memory.json"
+_COURSE_KEEP_KERNELS = 100  # the state file keeps the records of this many kernels, the last started
+_COURSE_LOCK_SECONDS = 2.0
 
 
 class _CourseStderrFilter:
@@ -334,12 +338,84 @@ def _course_size(limit):
     return f"{limit / 2 ** 20:.0f} MiB"
 
 
+def _course_kernel_id(argv=None):
+    """This kernel's name for its server: the connection file's (`kernel-<id>.json`, kept across the server's
+    restarts of the kernel), from ipykernel or the command line; None when there is none."""
+    import os
+    import sys
+
+    path = None
+    if argv is None:
+        try:
+            from ipykernel.kernelapp import IPKernelApp
+
+            if IPKernelApp.initialized():
+                path = IPKernelApp.instance().connection_file
+        except Exception:  # noqa: BLE001 - then from the command line
+            path = None
+        argv = sys.argv
+    if not path:
+        for i, arg in enumerate(argv):
+            if arg in ("-f", "--f") and i + 1 < len(argv):
+                path = argv[i + 1]
+            elif arg.startswith(("-f=", "--f=")):
+                path = arg.split("=", 1)[1]
+    name = os.path.basename(path or "")
+    if name.endswith(".json"):
+        name = name[:-len(".json")]
+    if name.startswith("kernel-"):
+        name = name[len("kernel-"):]
+    return name or None
+
+
+class _CourseLock:
+    """An exclusive flock on `path` while in the `with` block, given up on after `wait` seconds (then the block
+    runs without it: the lock only keeps two kernels starting at once from losing one's record)."""
+
+    def __init__(self, path, wait=_COURSE_LOCK_SECONDS):
+        self.path, self.wait, self.fd = path, wait, None
+
+    def __enter__(self):
+        import fcntl
+        import os
+        import time
+
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return self
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return self
+                time.sleep(0.01)
+
+    def __exit__(self, *_exc):
+        import os
+
+        if self.fd is not None:
+            os.close(self.fd)  # also releases the lock
+            self.fd = None
+
+
 def _course_oom_notice(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup", state_file=_COURSE_STATE_FILE,
-                       limit_name=None):
-    """Record the cgroup's OOM kill count in `state_file`; the student's message when it grew since the last
-    kernel of the same cgroup (None otherwise, and when there is no limit or no cgroup)."""
+                       limit_name=None, kernel=None):
+    """The student's message when the kernel `kernel` (its id: the same for the kernel its server restarts) was
+    stopped past the memory limit; None otherwise, and when there is no limit or no cgroup.
+
+    `state_file` keeps, for the memory-limited cgroup, each kernel's OOM kill count at its start and the count
+    already told. A kernel's predecessor was stopped for memory when the count grew since that kernel id last
+    started, and the growth was not told yet (a kernel the student restarts after another one's notice says
+    nothing). No other kernel's start can take the notice from the restarted one: a kernel started anew (another
+    id) only records its own count. With `kernel` None the count is compared with the last start's, any kernel's.
+    """
     import json
     import os
+    import time
     from pathlib import Path
 
     found = _course_memory_cgroup(root, proc_cgroup)
@@ -348,17 +424,38 @@ def _course_oom_notice(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup", s
     folder, limit, kills = found
     state = Path(state_file).expanduser()
     try:
-        before = json.loads(state.read_text())
-        grew = before.get("cgroup") == str(folder) and kills > int(before.get("oom_kills"))
-    except (OSError, ValueError, TypeError, AttributeError):
-        grew = False
-    try:
         state.parent.mkdir(parents=True, exist_ok=True)
-        partial = state.with_name(f".{state.name}.{os.getpid()}")
-        partial.write_text(json.dumps({"cgroup": str(folder), "oom_kills": kills, "limit_bytes": limit}) + "\n")
-        os.replace(partial, state)
     except OSError:
         pass
+    with _CourseLock(state.with_name(f".{state.name}.lock")):
+        try:
+            before = json.loads(state.read_text())
+            if not isinstance(before, dict) or before.get("cgroup") != str(folder):
+                raise ValueError("another cgroup")
+            told = int(before.get("oom_kills"))
+            kernels = {k: int(v["oom_kills"]) for k, v in (before.get("kernels") or {}).items()}
+            started = {k: float(v.get("started", 0)) for k, v in (before.get("kernels") or {}).items()}
+        except (OSError, ValueError, TypeError, AttributeError, KeyError):
+            told, kernels, started = kills, {}, {}  # a new server, or no record: nothing to tell
+        if kills < told:  # the cgroup was made anew (its count starts at 0): the records are of another
+            told, kernels, started = kills, {}, {}
+        if kernel is None:
+            grew = kills > told
+            told = kills
+        else:
+            grew = kernel in kernels and kills > kernels[kernel] and kills > told
+            if grew:
+                told = kills
+            kernels[kernel], started[kernel] = kills, time.time()
+        kept = sorted(kernels, key=lambda k: started.get(k, 0), reverse=True)[:_COURSE_KEEP_KERNELS]
+        record = {"cgroup": str(folder), "oom_kills": told, "limit_bytes": limit,
+                  "kernels": {k: {"oom_kills": kernels[k], "started": started.get(k, 0)} for k in sorted(kept)}}
+        try:
+            partial = state.with_name(f".{state.name}.{os.getpid()}")
+            partial.write_text(json.dumps(record) + "\n")
+            os.replace(partial, state)
+        except OSError:
+            pass
     if not grew:
         return None
     named = f" ({limit_name})" if limit_name else ""
@@ -482,7 +579,8 @@ def _course_start(shell=None, cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/s
         except Exception:  # noqa: BLE001 - no course library: the message names no setting
             grading, limit_name = False, None
         try:
-            notice = None if grading else _course_oom_notice(cgroup_root, proc_cgroup, limit_name=limit_name)
+            notice = None if grading else _course_oom_notice(cgroup_root, proc_cgroup, limit_name=limit_name,
+                                                             kernel=_course_kernel_id())
             if notice:
                 _course_show_once(shell, notice)
         except Exception:  # noqa: BLE001 - the notice is a courtesy

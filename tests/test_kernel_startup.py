@@ -3,7 +3,9 @@
 The filter and the cgroup reading are tested on their own (pipes, a fake cgroup tree under tmp_path), then in
 real kernels started the way the hub starts them: the hub's own environment for a student's server, with
 PYTHONSTARTUP pointing at the start-up file, and ipykernel capturing file descriptors 1 and 2 as it does under
-the hub (it does not under pytest, so PYTEST_CURRENT_TEST is left out of the kernel's environment).
+the hub (it does not under pytest, so PYTEST_CURRENT_TEST is left out of the kernel's environment). The notice
+is also followed through a real Jupyter Server with the student's configuration (singleuser/kernel_restarts.py):
+a kernel killed in the middle of a cell, restarted by its server, tells the student on its first cell.
 """
 from __future__ import annotations
 
@@ -192,17 +194,25 @@ def cgroup_v2(tmp_path, limit, kills, path="/course.slice/ana"):
     return tmp_path / "cg", proc, folder
 
 
-def notice(root, proc, tmp_path, name="COURSE_MEM_LIMIT"):
-    return STARTUP["_course_oom_notice"](root, proc, tmp_path / "home" / ".course" / "memory.json", limit_name=name)
+def notice(root, proc, tmp_path, kernel="k1", name="COURSE_MEM_LIMIT"):
+    """What kernel `kernel` (its id: the same when its server restarts it) is told as it starts."""
+    return STARTUP["_course_oom_notice"](root, proc, tmp_path / "home" / ".course" / "memory.json", limit_name=name,
+                                         kernel=kernel)
+
+
+def recorded(tmp_path):
+    return json.loads((tmp_path / "home" / ".course" / "memory.json").read_text())
 
 
 @pytest.mark.parametrize("tree", [cgroup_v1, cgroup_v2])
 def test_the_notice_comes_once_after_the_count_grew(tmp_path, tree):
     root, proc, folder = tree(tmp_path, 4 * GIB, 0)
+    before = time.time()
     assert notice(root, proc, tmp_path) is None  # the first kernel only records
-    state = json.loads((tmp_path / "home" / ".course" / "memory.json").read_text())
-    assert state == {"cgroup": str(folder), "oom_kills": 0, "limit_bytes": 4 * GIB}
-    assert notice(root, proc, tmp_path) is None  # nothing happened since
+    state = recorded(tmp_path)
+    assert before <= state["kernels"]["k1"].pop("started") <= time.time()
+    assert state == {"cgroup": str(folder), "oom_kills": 0, "limit_bytes": 4 * GIB, "kernels": {"k1": {"oom_kills": 0}}}
+    assert notice(root, proc, tmp_path) is None  # restarted, nothing happened since
     tree(tmp_path, 4 * GIB, 1)
     message = notice(root, proc, tmp_path)
     assert message.startswith("Your previous kernel was stopped because it used more than 4.0 GiB, this server's "
@@ -210,6 +220,103 @@ def test_the_notice_comes_once_after_the_count_grew(tmp_path, tree):
                               "kernels you no longer need.")
     assert "\n" not in message
     assert notice(root, proc, tmp_path) is None  # told once
+    assert recorded(tmp_path)["oom_kills"] == 1 and recorded(tmp_path)["kernels"]["k1"]["oom_kills"] == 1
+
+
+@pytest.mark.parametrize("tree", [cgroup_v1, cgroup_v2])
+def test_a_kernel_started_between_the_kill_and_the_restart_takes_nothing_away(tmp_path, tree):
+    """Ana runs two notebooks; the first one's kernel is killed. Before its server restarts it, a third notebook's
+    kernel starts (or the second's start-up, slow under load, runs only now): the restarted kernel is told all the
+    same, and only it."""
+    root, proc, _ = tree(tmp_path, GIB, 0)
+    assert notice(root, proc, tmp_path, kernel="first") is None
+    assert notice(root, proc, tmp_path, kernel="second") is None
+    tree(tmp_path, GIB, 1)  # the first kernel is killed
+    assert notice(root, proc, tmp_path, kernel="third") is None  # a new kernel: its predecessor was never killed
+    assert notice(root, proc, tmp_path, kernel="late") is None
+    assert "Your previous kernel was stopped" in notice(root, proc, tmp_path, kernel="first")  # restarted
+    assert notice(root, proc, tmp_path, kernel="first") is None
+    # The student restarts the second notebook's kernel: it was not stopped for memory, and the kill was told.
+    assert notice(root, proc, tmp_path, kernel="second") is None
+    tree(tmp_path, GIB, 2)  # now the second one is killed: its restart is told, whoever starts in between
+    assert notice(root, proc, tmp_path, kernel="fourth") is None
+    assert "Your previous kernel was stopped" in notice(root, proc, tmp_path, kernel="second")
+    assert notice(root, proc, tmp_path, kernel="third") is None
+
+
+def test_the_records_of_old_kernels_are_pruned(tmp_path):
+    root, proc, _ = cgroup_v2(tmp_path, GIB, 0)
+    keep = STARTUP["_COURSE_KEEP_KERNELS"]
+    state = tmp_path / "home" / ".course" / "memory.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"cgroup": str(root / "course.slice" / "ana"), "oom_kills": 0, "limit_bytes": GIB,
+                                 "kernels": {f"old-{i}": {"oom_kills": 0, "started": 1000.0 + i}
+                                             for i in range(keep + 20)}}))
+    assert notice(root, proc, tmp_path, kernel="new") is None
+    kernels = recorded(tmp_path)["kernels"]
+    assert len(kernels) == keep and "new" in kernels and "old-0" not in kernels and f"old-{keep + 19}" in kernels
+    assert not [p.name for p in state.parent.iterdir() if p.name.startswith(".memory.json.") and
+                not p.name.endswith(".lock")]  # no partial file left behind
+
+
+def test_kernels_starting_at_once_each_keep_their_record(tmp_path):
+    """JupyterLab reopening a workspace starts several kernels at once: none may lose another's record."""
+    import subprocess
+
+    root, proc, _ = cgroup_v1(tmp_path, GIB, 3)
+    code = (f"import runpy, sys\nf = runpy.run_path({str(singleuser.KERNEL_STARTUP)!r}, run_name='s')"
+            "['_course_oom_notice']\n"
+            f"print(f({str(root)!r}, {str(proc)!r}, {str(tmp_path / 'home' / '.course' / 'memory.json')!r}, "
+            "kernel=sys.argv[1]))")
+    starts = [subprocess.Popen([sys.executable, "-c", code, f"k{i}"], stdout=subprocess.PIPE, text=True)
+              for i in range(12)]
+    assert [p.communicate(timeout=60)[0] for p in starts] == ["None\n"] * 12
+    assert sorted(recorded(tmp_path)["kernels"]) == sorted(f"k{i}" for i in range(12))
+
+
+def test_the_record_waits_for_the_lock_and_gives_up_on_it(tmp_path):
+    import fcntl
+
+    root, proc, _ = cgroup_v2(tmp_path, GIB, 0)
+    notice(root, proc, tmp_path)
+    cgroup_v2(tmp_path, GIB, 1)
+    lock = os.open(tmp_path / "home" / ".course" / ".memory.json.lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    told = []
+    start = threading.Thread(target=lambda: told.append(notice(root, proc, tmp_path)))
+    start.start()
+    time.sleep(0.3)
+    assert start.is_alive() and not told  # another kernel is writing: this one waits
+    os.close(lock)
+    start.join(10)
+    assert "Your previous kernel was stopped" in told[0]
+    lock = os.open(tmp_path / "home" / ".course" / ".memory.json.lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # held for ever (a stuck process): the kernel starts all the same
+    try:
+        started = time.monotonic()
+        assert notice(root, proc, tmp_path, kernel="k2") is None
+        assert time.monotonic() - started < STARTUP["_COURSE_LOCK_SECONDS"] + 1
+        assert "k2" in recorded(tmp_path)["kernels"]
+    finally:
+        os.close(lock)
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["ipykernel_launcher.py", "-f", "/run/jupyter/kernel-0a1b-2c3d.json"], "0a1b-2c3d"),
+    (["ipykernel_launcher.py", "--f=/tmp/kernel-z.json"], "z"),
+    (["ipykernel_launcher.py", "-f", "/tmp/tmpabc123.json"], "tmpabc123"),
+    (["python"], None),
+])
+def test_a_kernel_is_known_by_its_connection_file(argv, expected):
+    assert STARTUP["_course_kernel_id"](argv) == expected
+
+
+def test_without_a_kernel_id_any_kernel_start_compares(tmp_path):
+    root, proc, _ = cgroup_v2(tmp_path, GIB, 0)
+    assert notice(root, proc, tmp_path, kernel=None) is None
+    cgroup_v2(tmp_path, GIB, 1)
+    assert "Your previous kernel was stopped" in notice(root, proc, tmp_path, kernel=None)
+    assert notice(root, proc, tmp_path, kernel=None) is None
 
 
 def test_no_limit_or_no_cgroup_means_nothing_at_all(tmp_path):
@@ -436,28 +543,172 @@ def test_a_kernel_whose_filter_fails_to_install_still_works(tmp_path):
         kernel.stop()
 
 
-def test_a_real_kernel_tells_the_student_its_predecessor_ran_out_of_memory(tmp_path):
-    root, proc, folder = cgroup_v2(tmp_path, 3 * GIB, 1)
-    state = tmp_path / "home" / ".course" / "memory.json"
-    state.parent.mkdir(parents=True)
-    state.write_text(json.dumps({"cgroup": str(folder), "oom_kills": 0}))  # what the previous kernel recorded
-    startup = tmp_path / "fake_tree_startup.py"  # the real start-up, reading the fake tree instead of /sys/fs/cgroup
+NOTICE_3GIB = ("Your previous kernel was stopped because it used more than 3.0 GiB, this server's memory limit "
+               "(COURSE_MEM_LIMIT). Use less data or a smaller batch, and shut down kernels you no longer need. "
+               "(메모리 한도를 넘어 이전 커널이 종료되었습니다.)\n")
+
+
+def fake_tree_startup(tmp_path: Path, root: Path, proc: Path) -> Path:
+    """The real start-up file, reading the fake cgroup tree instead of /sys/fs/cgroup."""
+    startup = tmp_path / "fake_tree_startup.py"
     startup.write_text(
         "import runpy as _runpy\n"
         f"_runpy.run_path({str(singleuser.KERNEL_STARTUP)!r}, run_name='kernel_startup')['_course_start']"
         f"(cgroup_root={str(root)!r}, proc_cgroup={str(proc)!r})\n"
         "del _runpy\n")
-    kernel = Kernel({**hub_environment(tmp_path), "PYTHONSTARTUP": str(startup)}, tmp_path / "kernel.log")
+    return startup
+
+
+class Server:
+    """A student's Jupyter Server as the hub starts it (its configuration from singleuser/), on loopback, with a
+    client that talks to kernels the way a browser does (REST and one websocket per cell)."""
+
+    def __init__(self, env: dict[str, str], folder: Path):
+        import secrets
+        import socket
+        import subprocess
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.base, self.token = f"http://127.0.0.1:{port}/", secrets.token_hex(16)
+        self.log = (folder / "server.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+             f"--ServerApp.root_dir={folder}"], env=env, cwd=folder, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while True:
+            assert self.proc.poll() is None, "the server stopped"
+            try:
+                if self.api("GET", "status").status_code == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+
+    def api(self, method: str, path: str, **kw):
+        import requests
+
+        return requests.request(method, self.base + "api/" + path, timeout=30,
+                                headers={"Authorization": f"token {self.token}"}, **kw)
+
+    def state(self, kernel: str) -> str:
+        return self.api("GET", f"kernels/{kernel}").json()["execution_state"]
+
+    def connect(self, kernel: str):
+        import websocket
+
+        return websocket.create_connection(self.base.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels",
+                                           header=[f"Authorization: token {self.token}"], timeout=120)
+
+    @staticmethod
+    def send(conn, code: str) -> str:
+        import uuid
+
+        msg_id = uuid.uuid4().hex
+        conn.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": "ana", "session": uuid.uuid4().hex,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True}}))
+        return msg_id
+
+    def run(self, kernel: str, code: str) -> SimpleNamespace:
+        """One cell on a new connection: its iopub messages in order ("status:busy", "stream:stderr", ...) and
+        the text of its streams."""
+        conn = self.connect(kernel)
+        try:
+            msg_id = self.send(conn, code)
+            cell = SimpleNamespace(iopub=[], stdout="", stderr="")
+            idle = replied = False
+            while not (idle and replied):
+                msg = json.loads(conn.recv())
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "execute_reply":
+                    replied = True
+                    continue
+                cell.iopub.append(f"{kind}:{content.get('name') or content.get('execution_state') or ''}")
+                if kind == "stream":
+                    setattr(cell, content["name"], getattr(cell, content["name"]) + content["text"])
+                idle = idle or (kind == "status" and content["execution_state"] == "idle")
+            return cell
+        finally:
+            conn.close()
+
+    def kill_while_busy(self, kernel: str, pid: int, before=lambda: None) -> str:
+        """Kill the kernel's process in the middle of a cell (after `before`); the state the server reports the
+        moment it says "restarting"."""
+        import signal
+
+        conn = self.connect(kernel)
+        try:
+            self.send(conn, "import time\ntime.sleep(600)")
+            deadline = time.monotonic() + 60
+            while self.state(kernel) != "busy":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            before()
+            os.kill(pid, signal.SIGKILL)
+            while True:
+                msg = json.loads(conn.recv())
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] in ("restarting", "dead"):
+                    assert msg["content"]["execution_state"] == "restarting"
+                    return self.state(kernel)
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except Exception:  # noqa: BLE001
+            self.proc.kill()
+            self.proc.wait(30)
+        self.log.close()
+
+
+def test_a_kernel_its_server_restarts_tells_the_student_on_its_first_cell_even_at_once(tmp_path):
+    """Past the memory limit, a kernel is killed in the middle of a cell and its server starts a new one (the same
+    kernel id). The student's next cell, sent the moment the server says "restarting", shows why, whole: the
+    server reports the kernel as starting (not the dead one's "busy"), so the new connection waits for the new
+    kernel and checks its output channel before the cell goes out."""
+    root, proc, _ = cgroup_v1(tmp_path, 3 * GIB, 0)
+    env = {**hub_environment(tmp_path), "PYTHONSTARTUP": str(fake_tree_startup(tmp_path, root, proc))}
+    state = tmp_path / "home" / ".course" / "memory.json"
+    server = Server(env, tmp_path)
     try:
-        _, out, err = kernel.run("print(1)")
-        assert out == "1\n"
-        assert err == ("Your previous kernel was stopped because it used more than 3.0 GiB, this server's memory "
-                       "limit (COURSE_MEM_LIMIT). Use less data or a smaller batch, and shut down kernels you no "
-                       "longer need. (메모리 한도를 넘어 이전 커널이 종료되었습니다.)\n")
-        assert kernel.run("print(2)")[1:] == ("2\n", "")  # once
-        assert json.loads(state.read_text())["oom_kills"] == 1
+        kernel = server.api("POST", "kernels", json={"name": "python3"}).json()["id"]
+        first = server.run(kernel, "import os\nprint(os.getpid())")
+        assert first.stderr == ""  # a new kernel: nothing to tell
+        assert json.loads(state.read_text())["kernels"][kernel]["oom_kills"] == 0  # known by its server's id
+
+        reported = server.kill_while_busy(kernel, int(first.stdout), before=lambda: cgroup_v1(tmp_path, 3 * GIB, 1))
+        assert reported in ("starting", "idle")  # never the dead kernel's "busy"
+        back = server.run(kernel, "import os\nprint(os.getpid())")  # at once, as a student may
+        assert back.iopub == ["status:busy", "execute_input:", "stream:stderr", "stream:stdout", "status:idle"]
+        assert back.stderr == NOTICE_3GIB and int(back.stdout) != int(first.stdout)
+        assert server.run(kernel, "print(2)").stderr == ""  # once
+        assert json.loads(state.read_text())["kernels"][kernel]["oom_kills"] == 1
+
+        # Killed again, not for memory (the count stays), and nobody connected: the server finds out on its own
+        # that the new kernel is up (so the idle-kernel culler sees it idle, not busy).
+        server.kill_while_busy(kernel, int(back.stdout))
+        seen, deadline = [], time.monotonic() + 60
+        while not seen or seen[-1] != "idle":
+            assert time.monotonic() < deadline, seen
+            now = server.state(kernel)
+            if not seen or seen[-1] != now:
+                seen.append(now)
+            time.sleep(0.1)
+        assert set(seen) <= {"starting", "idle"}, seen
+        assert server.run(kernel, "print(3)").stderr == ""  # nothing to tell this time
     finally:
-        kernel.stop()
+        server.stop()
 
 
 def test_outside_a_kernel_nothing_is_interposed():
