@@ -93,7 +93,7 @@ ENV PATH=/opt/course/venv/bin:${PATH} \
     COURSE_CONTENT_REPO=file:///srv/course-content \
     COURSE_CONTENT_BRANCH=main \
     SHELL=/bin/bash
-USER jovyan
+USER 1000:100
 WORKDIR /home/jovyan
 EXPOSE 8888
 # tini reaps kernels' orphans and passes signals on; the command syncs ~/course, then starts the server.

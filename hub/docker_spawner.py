@@ -28,7 +28,7 @@ from hub.gradebook import SERVICE_NAME
 from hub.settings import Settings
 
 HUB_HOSTNAME = "jupyterhub"  # the hub's service name in docker/docker-compose.yml
-HOME = "/home/jovyan"  # NB_USER's home in Jupyter Docker Stacks images
+HOME = "/home/jovyan"  # jovyan's home in the course image (docker/singleuser.Dockerfile)
 HOME_VOLUME = "course-home-{username}"  # one named volume per student ({username} is escaped by DockerSpawner)
 DATA_MOUNT = "/srv/data"  # where the shared read-only data volume appears in every container
 

@@ -208,7 +208,7 @@ def test_singleuser_image_user_init_command_and_contents():
 
     image = stages("singleuser.Dockerfile")[-1]
     steps = instructions("singleuser.Dockerfile")
-    assert [arg for op, arg in image if op == "USER"] == ["jovyan"]  # the server runs as the non-root jovyan
+    assert [arg for op, arg in image if op == "USER"] == ["1000:100"]  # the non-root jovyan, numeric for runAsNonRoot
     assert "useradd --create-home --uid 1000 --gid 100" in " ".join(arg for op, arg in steps if op == "RUN")
     assert ("ENTRYPOINT", '["tini", "-g", "--"]') in image
     assert ("CMD", "[" + ", ".join(f'"{word}"' for word in IMAGE_SERVER_COMMAND) + "]") in image

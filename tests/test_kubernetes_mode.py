@@ -195,7 +195,9 @@ def test_every_pod_validates_and_gets_the_course_image_volumes_env_and_security(
         main = container(pod)
         env = env_of(pod)
         assert main["image"] == "registry.example.org/course/course-singleuser:0.1.0"
-        assert main["args"][0] == "start-singleuser.py"  # through the image's start.sh: ~/course is synced first
+        # under the image's init (tini, its entrypoint), the server command: ~/course is synced first
+        assert main["args"][:4] == ["python", "/opt/course/singleuser/server_command.py", "--", "jupyterhub-singleuser"]
+        assert "command" not in main
         assert "--MappingKernelManager.cull_idle_timeout=1200" in main["args"]
         # the shared data: read-only in the volume and in the mount, at COURSE_DATA_DIR
         volumes = {v["name"]: v for v in pod["spec"]["volumes"]}

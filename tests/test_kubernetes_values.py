@@ -86,7 +86,7 @@ def test_images_are_the_course_images(values):
     (fill,) = job["spec"]["template"]["spec"]["containers"]
     assert fill["image"] == f"{student['name']}:{student['tag']}"  # the data comes from the student image
     dockerfile = (REPO / "docker" / "hub.Dockerfile").read_text()
-    assert '".[docker,kubernetes]"' in dockerfile and "PYTHONPATH=/srv/course-platform" in dockerfile
+    assert '"/tmp/course-src[docker,kubernetes]"' in dockerfile and "PYTHONPATH=/srv/course-platform" in dockerfile
 
 
 # -- network, storage, security ----------------------------------------------------------------------------

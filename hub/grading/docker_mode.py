@@ -40,7 +40,7 @@ from hub.settings import Settings
 CONTENT_IN_IMAGE = "/srv/course-content"  # the notebooks baked into the image (docker/singleuser.Dockerfile)
 SCRIPT = "/opt/course/singleuser/grade_notebook.py"
 SCRATCH = "/tmp/grading"
-NB_UID, NB_GID = 1000, 100  # Jupyter Docker Stacks' jovyan:users
+NB_UID, NB_GID = 1000, 100  # the course image's jovyan:users (docker/singleuser.Dockerfile)
 PIDS_LIMIT = 1024
 LABEL = "org.course.grading"
 

@@ -40,7 +40,7 @@ def test_each_student_has_a_container_of_their_own(deployment, klass):
     for client in (klass["ana"], klass["ben"]):
         info = deployment.inspect(student_container(client.name))
         assert info["State"]["Running"] and info["Config"]["Image"] == "course-singleuser:latest"
-        assert info["Config"]["User"] == "jovyan"
+        assert info["Config"]["User"] == "1000:100"  # jovyan
         mounts = {m["Destination"]: m for m in info["Mounts"]}
         assert set(mounts) == {"/home/jovyan", "/srv/data", "/srv/course-content"}  # no Docker socket, nothing else
         home = mounts["/home/jovyan"]
