@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = {"docker": docker_class(deploy, args.students)}
     finally:
         deploy.remove_everything()
+        engine.stop()  # if this run started it
     if not args.no_local:
         local = hub_load.course_class(args.students, 900, keep=False)
         if local is not None:
