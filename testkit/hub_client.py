@@ -269,3 +269,16 @@ def run_until_the_kernel_dies(client: HubClient, kernel: str, code: str, timeout
         raise AssertionError(f"no reply and no restart within {timeout:.0f} s")
     finally:
         conn.close()
+
+
+def states_until_idle(client: HubClient, kernel: str, wait: float = 60.0) -> list[str]:
+    """The execution states the server reports for `kernel` (each change once) until it is "idle"."""
+    seen: list[str] = []
+    deadline = time.monotonic() + wait
+    while not seen or seen[-1] != "idle":
+        assert time.monotonic() < deadline, f"kernel {kernel} not idle within {wait:.0f} s (states: {seen})"
+        state = client.server_api("GET", f"kernels/{kernel}").json().get("execution_state")
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        time.sleep(0.2)
+    return seen

@@ -108,3 +108,16 @@ def klass(deployment, admin, unique) -> dict:
     spawn = {client.name: client.start_server(300) for client in (ana, ben)}
     deployment.figures["first_spawns_s"] = [round(seconds, 1) for seconds in spawn.values()]
     return {"ana": ana, "ben": ben}
+
+
+@pytest.fixture(scope="module")
+def instructor(deployment):
+    """The deployment, for a module that changes it as an instructor does (`.env`, the notebooks, then
+    `docker compose up -d`): put back as it was, from what git tracks, when the module is done."""
+    settings = dict(deployment.settings)
+    yield deployment
+    deployment.settings.clear()
+    deployment.settings.update(settings)
+    deployment.prepare()
+    deployment.compose("up", "-d", "--build")
+    deployment.wait_for_hub()

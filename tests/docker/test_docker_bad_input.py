@@ -13,17 +13,6 @@ from testkit.hub_client import wait_for
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture(scope="module")
-def instructor(deployment):
-    settings = dict(deployment.settings)
-    yield deployment
-    deployment.settings.clear()
-    deployment.settings.update(settings)
-    deployment.write_env()
-    deployment.compose("up", "-d")
-    deployment.wait_for_hub()
-
-
 def hub_lines_since(deployment, started: str) -> list[str]:
     """What the hub's container printed since `started` (an RFC 3339 time), line by line."""
     container = deployment.compose("ps", "-q", "jupyterhub").stdout.strip()

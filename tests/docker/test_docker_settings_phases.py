@@ -33,18 +33,6 @@ path.write_text(json.dumps(nb, indent=1))
 """
 
 
-@pytest.fixture(scope="module")
-def instructor(deployment):
-    """The deployment, with its `.env` and notebooks put back as they were when the module is done."""
-    settings = dict(deployment.settings)
-    yield deployment
-    deployment.settings.clear()
-    deployment.settings.update(settings)
-    deployment.prepare()  # the checkout's notebooks as git tracks them, the .env as it was
-    deployment.compose("up", "-d", "--build")
-    deployment.wait_for_hub()
-
-
 def notebook(path) -> dict:
     return json.loads(path.read_text())
 

@@ -21,6 +21,8 @@ def test_compose_v2_runs_the_same_deployment(deployment, klass):
     version = subprocess.run([str(v2), "version"], capture_output=True, text=True, env=deployment.engine.env())
     assert re.search(r"version v?2\.\d+", version.stdout), version.stdout + version.stderr
     ana = klass["ana"]
+    if not (ana.api("GET", f"users/{ana.name}").json().get("servers") or {}):
+        ana.start_server(300)  # an earlier module's idle culler may have stopped it
     before = deployment.inspect(student_container(ana.name))["State"]["StartedAt"]
     v1 = deployment.compose_command
     deployment.compose_command = str(v2)

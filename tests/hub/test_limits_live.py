@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 
 from hub.limits import SERVER_OOM_SCORE_ADJ, can_lower_oom_score_adj
 from hub.system_users import running_as_root
-from testkit.hub_client import HubClient, enroll
+from testkit.hub_client import HubClient, enroll, run_until_the_kernel_dies, states_until_idle
 
 pytestmark = pytest.mark.hub
 
@@ -104,34 +103,6 @@ def about(client: HubClient, kernel: str) -> dict:
     out = client.run_cell(kernel, CELL_SELF)
     assert out.error is None, out.error
     return json.loads(out.stdout)
-
-
-def run_until_the_kernel_dies(client: HubClient, kernel: str, code: str, timeout: float = 120.0) -> tuple[str, float]:
-    """Execute `code`; returns ("reply", s) if the cell finished or ("restarting"/"dead", s) if the kernel died."""
-    import websocket
-
-    url = client.url(client.server_path() + f"api/kernels/{kernel}/channels")
-    conn = websocket.create_connection("ws" + url[len("http"):], header=[f"Authorization: token {client.token}"],
-                                       timeout=timeout)
-    started = time.monotonic()
-    try:
-        msg_id = uuid.uuid4().hex
-        conn.send(json.dumps({
-            "header": {"msg_id": msg_id, "username": client.name, "session": uuid.uuid4().hex,
-                       "msg_type": "execute_request", "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True}}))
-        while time.monotonic() - started < timeout:
-            msg = json.loads(conn.recv())
-            state = msg.get("content", {}).get("execution_state")
-            if msg["msg_type"] == "status" and state in ("restarting", "dead"):
-                return state, time.monotonic() - started
-            if msg["msg_type"] == "execute_reply" and msg.get("parent_header", {}).get("msg_id") == msg_id:
-                return "reply", time.monotonic() - started
-        raise AssertionError(f"no reply and no restart within {timeout:.0f} s")
-    finally:
-        conn.close()
 
 
 def group_dir(controller: str, path: str) -> Path:
@@ -246,13 +217,7 @@ def test_a_kernel_past_its_memory_limit_is_the_only_thing_that_dies(students):
     # The allocating kernel was restarted by its server and runs again, as a new process. Until the new one
     # answers, its server says "starting", never what the killed one last was ("busy": a connection opened then
     # would skip its check of the output channel, and the first cell's output, the notice first, could be lost).
-    seen, deadline = [], time.monotonic() + 60
-    while not seen or seen[-1] != "idle":
-        assert time.monotonic() < deadline, f"the killed kernel was not restarted (states: {seen})"
-        state = ana.server_api("GET", f"kernels/{hog}").json().get("execution_state")
-        if not seen or seen[-1] != state:
-            seen.append(state)
-        time.sleep(0.2)
+    seen = states_until_idle(ana, hog)
     print(f"the server reported the restarted kernel as {' then '.join(seen)}")
     assert set(seen) <= {"starting", "idle"}, seen
     # The student reads why, once, on the new kernel's first cell; nowhere else.

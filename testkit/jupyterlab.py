@@ -1,0 +1,33 @@
+"""A student in JupyterLab, driven through a Playwright page (Debian's Chromium): the browser tests' steps."""
+from __future__ import annotations
+
+import re
+
+
+def sign_in_and_run_all(page, base_url: str, name: str, password: str, notebook: str,
+                        last_output: str = "Environment report") -> str:
+    """Log in on the hub's page, wait for JupyterLab to open on ~/course, open `notebook`, run all its cells and
+    return the text of the first output that contains `last_output` (raises if any step does not happen)."""
+    page.goto(base_url + "hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    # the hub spawns the server and JupyterLab opens on ~/course
+    page.wait_for_url(re.compile(rf"/user/{name}/lab/tree/course"), timeout=240_000)
+    listing = page.locator(".jp-DirListing-item", has_text=notebook)
+    listing.wait_for(timeout=120_000)
+    crumbs = page.locator(".jp-FileBrowser .jp-BreadCrumbs").inner_text().strip().strip("/")
+    assert crumbs == "course", crumbs
+    listing.dblclick()
+    panel = page.locator(".jp-NotebookPanel").first
+    panel.wait_for()
+    # the notebook's kernel (python3) starts by itself: no "Select Kernel" dialog
+    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle")).first.wait_for(timeout=180_000)
+    assert page.locator(".jp-Dialog").count() == 0, "JupyterLab asked which kernel to use"
+    panel.locator(".jp-Cell").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    output = page.locator(".jp-OutputArea-output", has_text=last_output)
+    output.wait_for(state="attached", timeout=300_000)
+    output.scroll_into_view_if_needed()
+    return output.inner_text()
