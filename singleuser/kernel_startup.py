@@ -6,7 +6,11 @@
 # 1. quiets the native stderr: TensorFlow's C++ code writes its start-up log straight to file descriptor 2,
 #    which the kernel forwards to the notebook in red ("failed call to cuInit: UNKNOWN ERROR (303)" reads
 #    like a broken setup). A pipe and a daemon thread sit on fd 2: lines of `_COURSE_HARMLESS_LINES` are
-#    dropped (still written to the server's log), every other byte goes on unchanged, in order, at once.
+#    dropped (still written to the server's log), every other byte goes on unchanged, in the order written to
+#    fd 2, at once (an unfinished line that starts like a harmless one waits at most _COURSE_HOLD_SECONDS), and a
+#    whole line read at once is passed on in one write. That order is fd 2's own: what Python writes to
+#    `sys.stderr` goes to the notebook by another path (ipykernel's own stream, not fd 2), so which of the two
+#    comes first is not kept, with this filter or without it (ipykernel reads fd 2 in a thread of its own).
 #    TF_CPP_MIN_LOG_LEVEL cannot do this: the cuInit line is an error, so real errors would vanish too;
 # 2. makes the kernel, not the student's server, the process the kernel's OOM killer stops (oom_score_adj
 #    raised to +500; a process may always raise its own), and when the server's memory cgroup counted an OOM
@@ -50,7 +54,8 @@ _COURSE_LOCK_SECONDS = 2.0
 
 
 class _CourseStderrFilter:
-    """Sits on a file descriptor: drops whole lines matching `rules`, passes every other byte through in order.
+    """Sits on a file descriptor: drops whole lines matching `rules`, passes every other byte through in the order
+    written to the descriptor (nothing is promised about the order against writes that take another path).
 
     `rules`: (name, compiled bytes pattern, pattern of the line that follows or None, condition or None): a
     line is dropped when it matches and its condition (asked at that moment) is true. `log_fd`: where the
@@ -465,7 +470,10 @@ def _course_oom_notice(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup", s
 
 
 def _course_show_once(shell, message):
-    """Print `message` to stderr at the start of the student's first cell (an IPython pre_run_cell hook)."""
+    """Print `message` to stderr at the start of the student's first cell (an IPython pre_run_cell hook).
+
+    The line and its end in one write: ipykernel sends what stderr holds after 0.2 s, so with `print`, which writes
+    the end apart, a kernel slowed down in between showed the message and its end as two outputs."""
     def show(*_info):
         import sys
 
@@ -473,7 +481,8 @@ def _course_show_once(shell, message):
             shell.events.unregister("pre_run_cell", show)
         except ValueError:
             pass
-        print(message, file=sys.stderr, flush=True)
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
 
     shell.events.register("pre_run_cell", show)
     return show
