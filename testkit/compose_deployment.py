@@ -3,9 +3,9 @@
 `ComposeDeployment(engine, root, settings)` copies what git tracks in this checkout (what a clean clone holds:
 the same Dockerfiles, compose file and build context an instructor has) into `root/checkout`, hands the build
 the machine's CA bundle through `docker/build-ca/` (as an instructor behind a TLS-inspecting network does),
-writes a `.env` from `settings`, and runs Compose there: Debian's `docker-compose` 1.29 (Compose v1) unless
-`compose` names another (Compose v2's `docker-compose` binary). Tests reach the hub only through the port it
-publishes on 127.0.0.1.
+writes a `.env` from `.env.example` with `settings` in place of its values, and runs Compose there: Debian's
+`docker-compose` 1.29 (Compose v1) unless `compose` names another (Compose v2's `docker-compose` binary). Tests
+reach the hub only through the port it publishes on 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -58,6 +58,16 @@ def copy_checkout(target: Path, repo: Path = REPO_ROOT) -> None:
         shutil.copy2(src, dst)
 
 
+def example_values(path: Path) -> dict[str, str]:
+    """NAME=value lines of an env file such as `.env.example`, in order (comments and blank lines left out)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            name, value = line.split("=", 1)
+            values[name.strip()] = value.strip()
+    return values
+
+
 def env_file_text(settings: dict[str, str]) -> str:
     return "".join(f"{name}={value}\n" for name, value in settings.items())
 
@@ -90,9 +100,12 @@ class ComposeDeployment:
         self.write_env()
 
     def write_env(self, **changes: str) -> None:
-        """Write `.env` from the settings, with `changes` applied (and kept for later writes)."""
+        """Write `.env` as an instructor does: `.env.example` with the deployment's settings (and `changes`, kept
+        for later writes) in place of its values."""
         self.settings.update(changes)
-        (self.checkout / ".env").write_text(env_file_text(self.settings))
+        values = example_values(self.checkout / ".env.example")
+        values.update(self.settings)
+        (self.checkout / ".env").write_text(env_file_text(values))
 
     def compose(self, *args: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
         """Run Compose in the checkout's root, as an instructor does (the `.env` names the compose file)."""

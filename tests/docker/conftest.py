@@ -3,7 +3,8 @@
 `deployment` (session) starts dockerd with its own socket and data root (var/docker/: layers and the build
 cache carry over between runs), makes the base image if the engine lacks it, builds the images through the
 compose file from a copy of what git tracks (a clean clone's files: what an instructor builds, with the CPU
-flavour, the one build argument), and brings the deployment up on a free port on 127.0.0.1 with a test `.env`.
+flavour, the one build argument), and brings the deployment up on a free port on 127.0.0.1 with a `.env` made
+as an instructor makes it: `.env.example` with the test's settings in place of its values.
 It starts from nothing (no accounts, homes or content left by an earlier run) and on the way out takes it all
 down and stops the engine it started. When a test failed, the hub's and students' logs are kept in
 test-artifacts/. The figures (base image, build and start-up seconds) go to test-artifacts/docker-figures.json.
