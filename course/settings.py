@@ -239,6 +239,29 @@ LOGIN_ATTEMPTS = _define("COURSE_LOGIN_ATTEMPTS", "5", whole(1),
 LOCKOUT_SECONDS = _define("COURSE_LOCKOUT_SECONDS", "600", whole(0),
                           "how long a locked account stays locked, in seconds", ("hub",))
 
+# HTTPS: the lab's own certificate, or one from an ACME server such as Let's Encrypt (hub/tls.py)
+TLS_CERT = _define("COURSE_TLS_CERT", "", path,
+                   "the lab's own certificate for HTTPS (PEM, with its chain; an absolute path), with COURSE_TLS_KEY",
+                   ("hub", "compose"))
+TLS_KEY = _define("COURSE_TLS_KEY", "", path, "the private key of COURSE_TLS_CERT (PEM; an absolute path)",
+                  ("hub", "compose"))
+DOMAIN = _define("COURSE_DOMAIN", "",
+                 text_matching(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*$",
+                               "use a host name such as course.lab.example.edu"),
+                 "docker mode: the hub's public host name, for a certificate from COURSE_ACME_CA (Let's Encrypt)",
+                 ("hub", "compose"))
+ACME_EMAIL = _define("COURSE_ACME_EMAIL", "",
+                     text_matching(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "use an e-mail address such as tf-lab@example.edu"),
+                     "who the ACME server writes to about the certificate (needed with COURSE_DOMAIN)",
+                     ("hub", "compose"))
+ACME_CA = _define("COURSE_ACME_CA", "https://acme-v02.api.letsencrypt.org/directory",
+                  text_matching(r"^https://\S+$", "use the https:// URL of an ACME directory"),
+                  "the ACME server's directory: Let's Encrypt's, its staging server for a trial, or a test server",
+                  ("hub", "compose"))
+ACME_CA_ROOT = _define("COURSE_ACME_CA_ROOT", "", path,
+                       "the root certificate an ACME server other than Let's Encrypt is served with (an absolute path)",
+                       ("hub", "compose"))
+
 # Content and data
 CONTENT_REPO = _define("COURSE_CONTENT_REPO", "",
                        text_matching(r"^(https?://|git@|ssh://|file://|/).+$",
@@ -317,7 +340,12 @@ DOCKER_PUBLISH = _define("COURSE_DOCKER_PUBLISH", "8000",
                          text_matching(r"^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$",
                                        "use a port such as 8000, or an address and a port such as 127.0.0.1:8000"),
                          "docker mode: where this machine publishes the hub's port (a port: every interface)",
-                         ("compose",))
+                         ("hub", "compose"))
+DOCKER_PUBLISH_TLS = _define("COURSE_DOCKER_PUBLISH_TLS", "443",
+                             text_matching(r"^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$",
+                                           "use a port such as 443, or an address and a port such as 127.0.0.1:8443"),
+                             "docker mode: where this machine publishes HTTPS (the TLS front's port 443)",
+                             ("hub", "compose"))
 DOCKER_SOCKET = _define("COURSE_DOCKER_SOCKET", "/var/run/docker.sock", path,
                         "docker mode: the Docker engine's socket on this machine, which only the hub's container gets "
                         "(rootless Docker: /run/user/<uid>/docker.sock)", ("compose",))

@@ -173,9 +173,18 @@ def configure_hub_process(c, settings: Settings, secrets: HubSecrets) -> None:
     c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
 
     c.ConfigurableHTTPProxy.command = proxy_command()
+    if settings.mode == "docker":
+        # The compose file's front ends HTTP(S) and says how it was reached (X-Forwarded-Proto); the proxy must pass
+        # that on, not add its own "http" (tornado believes the last one, and the hub would think it is on HTTP).
+        c.ConfigurableHTTPProxy.command = [*proxy_command(), "--no-x-forward"]
     c.ConfigurableHTTPProxy.auth_token = secrets.proxy_auth_token
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.port + 1}"
     c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+    if settings.tls.kind == "files" and settings.mode == "local":  # the proxy ends TLS on the hub's port
+        c.JupyterHub.ssl_cert = str(settings.tls.cert)
+        c.JupyterHub.ssl_key = str(settings.tls.key)
+    if settings.tls.enabled:
+        c.JupyterHub.cookie_options = {"secure": True}  # the hub's login cookies never travel over plain HTTP
 
 
 def configure_course(c, settings: Settings, found: list[dict], roles: list[dict]) -> None:

@@ -134,8 +134,13 @@ def prepare(settings: Settings) -> Prepared:
     return done
 
 
+MACHINE = "<this machine's name>"  # Docker mode: the hub's container cannot know the name students use
+
+
 def public_url(settings: Settings) -> str:
     """Where to open the hub in a browser."""
+    if settings.mode == "docker":
+        return docker_public_url(settings)
     parts = urlsplit(settings.bind_url)
     host = parts.hostname or "127.0.0.1"
     if host in ("0.0.0.0", "::", ""):
@@ -146,11 +151,39 @@ def public_url(settings: Settings) -> str:
     return f"{parts.scheme}://{netloc}{settings.base_url}"
 
 
+def docker_public_url(settings: Settings) -> str:
+    """Docker mode: the address the compose file's front publishes (HTTPS where it ends TLS)."""
+    tls = settings.tls
+    published = settings.docker_publish_tls if tls.enabled else settings.docker_publish
+    address, _, port = published.rpartition(":")
+    host = tls.domain if tls.kind == "acme" else (address.strip("[]") or MACHINE)
+    scheme, default = ("https", "443") if tls.enabled else ("http", "80")
+    netloc = host if port == default else f"{host}:{port}"
+    return f"{scheme}://{netloc}{settings.base_url}"
+
+
+def https_line(settings: Settings) -> str:
+    """How the hub is served, in one line (and what to set when it is plain HTTP)."""
+    from hub.tls import check_files, plain_http_advice
+
+    tls = settings.tls
+    if tls.kind == "files" and settings.mode == "local":
+        return f"on, with {tls.cert} (valid until {check_files(tls.cert, tls.key)})"
+    if tls.kind == "files":
+        return f"on, ended by the compose file's front with {tls.cert}"
+    if tls.kind == "acme":
+        return f"on, ended by the compose file's front with a certificate for {tls.domain} from {tls.ca}"
+    host = urlsplit(settings.bind_url).hostname
+    where = "on this machine only" if settings.mode == "local" and host in ("127.0.0.1", "localhost", "::1") else ""
+    prefix = f"off (plain HTTP, {where}): " if where else "WARNING: off (plain HTTP): "
+    return prefix + plain_http_advice()
+
+
 def startup_message(done: Prepared) -> str:
     """The text printed before JupyterHub starts (shows a generated password once)."""
     s = done.settings
     url = public_url(s)
-    lines = [f"Course hub ({s.mode} mode)", f"  Open:        {url}"]
+    lines = [f"Course hub ({s.mode} mode)", f"  Open:        {url}", f"  HTTPS:       {https_line(s)}"]
     first = s.admin_users[0]
     shown = {a.username: a for a in done.new_admins}
     for name in s.admin_users:

@@ -7,13 +7,14 @@ what is allowed. Every variable is documented in `.env.example` at the repositor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from course import settings as registry
 from course.settings import SettingError
 from hub.gpu_policy import GpuPolicyError, check_gpu_settings
+from hub.tls import Tls, TlsError, check_files, read_tls
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +53,9 @@ class Settings:
     grade_timeout: int
     grade_mem_limit_bytes: int
     grade_jobs: int
+    tls: Tls = Tls()
+    docker_publish: str = registry.DOCKER_PUBLISH.default  # docker mode: where the front publishes HTTP ...
+    docker_publish_tls: str = registry.DOCKER_PUBLISH_TLS.default  # ... and HTTPS (for the start-up message)
 
     @property
     def port(self) -> int:
@@ -88,6 +92,32 @@ def _refuse_unknown_hub_variables(environ: Mapping[str, str]) -> None:
     for name in sorted(environ):
         if name.startswith("COURSE_HUB_") and name not in known:
             raise SettingsError(f"{name} is not a hub setting: known ones are {', '.join(known)} (see .env.example)")
+
+
+def _with_tls(settings: Settings) -> Settings:
+    """Check HTTPS for the mode: local mode serves the own certificate itself on the hub's address (made https),
+    Docker mode's front serves it (and checks the files, which only it sees), Kubernetes mode has the chart's."""
+    tls, bind = settings.tls, settings.bind_url
+    if settings.mode == "kubernetes":
+        if tls.enabled:
+            raise TlsError("HTTPS in kubernetes mode is the chart's: set proxy.https in deploy/kubernetes/values.yaml"
+                           f" and leave {registry.TLS_CERT.name}, {registry.TLS_KEY.name} and {registry.DOMAIN.name} "
+                           "empty")
+        return settings
+    if settings.mode == "docker":
+        return settings
+    if tls.kind == "acme":
+        raise TlsError(f"{registry.DOMAIN.name} (a certificate from {registry.ACME_CA.name}) needs Docker mode's TLS "
+                       f"front; in local mode set {registry.TLS_CERT.name} and {registry.TLS_KEY.name}, or put a "
+                       "reverse proxy in front (README, HTTPS)")
+    if tls.kind == "files":
+        check_files(tls.cert, tls.key)
+        if bind.startswith("http://"):
+            bind = "https://" + bind[len("http://"):]
+    elif bind.startswith("https://"):
+        raise TlsError(f"{registry.HUB_BIND_URL.name}={bind} is https, but nothing serves a certificate: set "
+                       f"{registry.TLS_CERT.name} and {registry.TLS_KEY.name}")
+    return replace(settings, bind_url=bind)
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -127,7 +157,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         grade_timeout=read(registry.GRADE_TIMEOUT),
         grade_mem_limit_bytes=read(registry.GRADE_MEM_LIMIT),
         grade_jobs=read(registry.GRADE_JOBS),
+        tls=read_tls(environ),
+        docker_publish=read(registry.DOCKER_PUBLISH),
+        docker_publish_tls=read(registry.DOCKER_PUBLISH_TLS),
     )
+    settings = _with_tls(settings)
     if settings.mode == "kubernetes":  # the NVIDIA device plugin, not the hub, hands out GPUs there
         if settings.gpu_ids:
             raise SettingsError(f"{registry.GPU_IDS.name} is not used in kubernetes mode (the device plugin hands "

@@ -13,8 +13,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 APT_PACKAGES=(git fonts-nanum dataset-fashion-mnist python3-venv)
 EXTRAS=local
 if [ "$MODE" = "--test" ]; then
-  # The docker tier: an engine of the tests' own, Compose v1, and debootstrap for the base image.
-  APT_PACKAGES+=(chromium docker.io docker-compose debootstrap)
+  # The docker tier: an engine of the tests' own, Compose v1, and debootstrap for the base image; certutil
+  # makes Chromium trust the HTTPS tests' own CA.
+  APT_PACKAGES+=(chromium docker.io docker-compose debootstrap libnss3-tools)
   EXTRAS=test
 fi
 

@@ -36,12 +36,20 @@ class CellResult:
 class HubClient:
     """One browser-like session on the hub at `base_url` (e.g. http://127.0.0.1:8000/)."""
 
-    def __init__(self, base_url: str, timeout: float = 60.0):
+    def __init__(self, base_url: str, timeout: float = 60.0, verify: str | None = None):
         self.base = base_url if base_url.endswith("/") else base_url + "/"
         self.http = requests.Session()
         self.timeout = timeout
+        self.verify = verify  # over HTTPS: the CA file to trust (a test CA), for requests and websockets alike
+        if verify:
+            self.http.verify = verify
+            self.http.trust_env = False  # else REQUESTS_CA_BUNDLE, where set, would replace `verify` on each request
         self.name: str | None = None
         self.token: str | None = None
+
+    def sslopt(self) -> dict:
+        """websocket-client's TLS options: the CA to trust, when there is one."""
+        return {"ca_certs": self.verify} if self.verify else {}
 
     # -- pages and forms ---------------------------------------------------------------------------
     def url(self, path: str) -> str:
@@ -177,7 +185,7 @@ class HubClient:
         ws_url = "ws" + ws_url[len("http"):]
         headers = [f"Authorization: token {self.token}"] if self.token else []
         started = time.monotonic()
-        conn = websocket.create_connection(ws_url, header=headers, timeout=timeout)
+        conn = websocket.create_connection(ws_url, header=headers, timeout=timeout, sslopt=self.sslopt())
         try:
             session = uuid.uuid4().hex
             msg_id = uuid.uuid4().hex
@@ -222,7 +230,7 @@ def enroll(admin: HubClient, names: list[str], *, token: bool = True) -> list[Hu
     approves them through the approval form, and each logs in (with an API token unless `token` is False)."""
     students = []
     for name in names:
-        client = HubClient(admin.base, timeout=admin.timeout)
+        client = HubClient(admin.base, timeout=admin.timeout, verify=admin.verify)
         client.signup(name, f"{name}-password")
         admin.set_approval(name, True)
         client.login(name, f"{name}-password")
@@ -249,7 +257,7 @@ def run_until_the_kernel_dies(client: HubClient, kernel: str, code: str, timeout
 
     url = client.url(client.server_path() + f"api/kernels/{kernel}/channels")
     conn = websocket.create_connection("ws" + url[len("http"):], header=[f"Authorization: token {client.token}"],
-                                       timeout=timeout)
+                                       timeout=timeout, sslopt=client.sslopt())
     started = time.monotonic()
     try:
         msg_id = uuid.uuid4().hex

