@@ -76,16 +76,18 @@ class ComposeDeployment:
     """docker compose on the course's own compose file, from a copy of the checkout."""
 
     def __init__(self, engine: DockerEngine, root: Path, settings: dict[str, str], *, port: int,
-                 project: str = "course-test", compose: str = COMPOSE_V1):
+                 tls_port: int | None = None, project: str = "course-test", compose: str = COMPOSE_V1):
         self.engine = engine
         self.root = Path(root)
         self.checkout = self.root / "checkout"
-        self.port = port
+        self.port = port  # the front's plain HTTP, on 127.0.0.1 ...
+        self.tls_port = tls_port or free_port()  # ... and its HTTPS
         self.project = project
         self.compose_command = compose
         self.settings = {"COMPOSE_FILE": "docker/docker-compose.yml", "COMPOSE_PROJECT_NAME": project,
-                         "COURSE_DOCKER_PUBLISH": f"127.0.0.1:{port}", "COURSE_DOCKER_SOCKET": str(engine.socket),
-                         **settings}
+                         "COURSE_DOCKER_PUBLISH": f"127.0.0.1:{port}",
+                         "COURSE_DOCKER_PUBLISH_TLS": f"127.0.0.1:{self.tls_port}",
+                         "COURSE_DOCKER_SOCKET": str(engine.socket), **settings}
 
     @property
     def url(self) -> str:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.docker_static
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
-DOCKERFILES = ["hub.Dockerfile", "singleuser.Dockerfile"]
+DOCKERFILES = ["hub.Dockerfile", "singleuser.Dockerfile", "front.Dockerfile"]
 COMPOSE = DOCKER / "docker-compose.yml"
 BIN = Path(sys.executable).parent
 SOCKET = "/var/run/docker.sock"
@@ -100,10 +100,19 @@ def test_hub_service_is_named_as_the_spawner_expects(compose):
     assert HUB_HOSTNAME in compose["services"]  # students' containers reach the hub at http://jupyterhub:...
 
 
-def test_the_hub_is_published_and_the_students_network_is_the_hubs_own(compose):
-    hub = compose["services"][HUB_HOSTNAME]
-    assert hub["ports"] == ["${COURSE_DOCKER_PUBLISH:-8000}:8000"]
+def test_students_arrive_through_the_front_and_the_students_network_is_the_hubs_own(compose):
+    hub, front = compose["services"][HUB_HOSTNAME], compose["services"]["front"]
+    assert "ports" not in hub  # only the front is published
+    assert front["ports"] == ["${COURSE_DOCKER_PUBLISH:-8000}:80", "${COURSE_DOCKER_PUBLISH_TLS:-443}:443"]
     assert hub["environment"]["COURSE_HUB_BIND_URL"] == "http://0.0.0.0:8000"
+    from hub.tls import FRONT_FILES, UPSTREAM
+
+    assert UPSTREAM == f"{HUB_HOSTNAME}:8000"  # where the front's Caddyfile sends everything
+    files = {target: source for source, target, mode in mounts(front) if target.startswith("/run/course-tls/")}
+    assert files == {str(path): f"${{{name}:-/dev/null}}" for name, path in FRONT_FILES.items()}
+    assert all(mode == "ro" for _, target, mode in mounts(front) if target in files)
+    assert ("front-data", "/data", "rw") in mounts(front)  # the certificates survive a restart
+    assert front["cap_drop"] == ["ALL"] and front["cap_add"] == ["NET_BIND_SERVICE"]
     # The hub creates the students' network and joins it (hub/docker_setup.py): a network of this file would
     # make `docker compose down` fail while students' containers are on it.
     assert "networks" not in compose and "networks" not in hub
@@ -156,8 +165,9 @@ def test_settings_come_from_the_env_file(compose):
     assert "name" not in compose
 
 
-def test_both_images_build_from_the_repository_root_with_one_build_argument(compose):
+def test_the_images_build_from_the_repository_root_with_one_build_argument(compose):
     assert compose["services"][HUB_HOSTNAME]["build"] == {"context": "..", "dockerfile": "docker/hub.Dockerfile"}
+    assert compose["services"]["front"]["build"] == {"context": "..", "dockerfile": "docker/front.Dockerfile"}
     assert compose["services"]["data"]["build"] == {
         "context": "..", "dockerfile": "docker/singleuser.Dockerfile",
         "args": {"COURSE_IMAGE_FLAVOUR": "${COURSE_IMAGE_FLAVOUR:-gpu}"}}
@@ -198,8 +208,11 @@ def test_both_builders_can_build_it_and_the_ca_bundle_stays_in_the_build_stages(
     flags = [word for _op, arg in instructions(name) for word in arg.split() if word.startswith("--")]
     assert not [f for f in flags if f.startswith(("--mount", "--chmod", "--link"))]  # the classic builder too
     *build, image = stages(name)
-    assert any("docker/build-ca/" in arg for stage in build for op, arg in stage if op == "COPY")
     assert not any("build-ca" in arg for op, arg in image), "the image itself must never hold the CA bundle"
+    if name == "front.Dockerfile":  # Debian's packages only: nothing for pip or npm to download
+        assert not build and not any("pip " in arg or "npm" in arg for op, arg in image if op == "RUN")
+        return
+    assert any("docker/build-ca/" in arg for stage in build for op, arg in stage if op == "COPY")
     assert image[0][1].split()[0] == "base"  # the image starts from the plain base stage, not a build stage
 
 

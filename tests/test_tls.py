@@ -117,14 +117,25 @@ def test_the_fronts_start_checks_the_mounted_files_and_names_the_hosts_paths(ca,
 
 
 def test_the_fronts_command_writes_the_caddyfile_or_says_why_not_in_one_line(tmp_path):
+    """With only the files the front's image copies (docker/front.Dockerfile): the standard library does the rest."""
+    repo = tls_module.Path(tls_module.__file__).parents[1]
+    copied = [line.split()[1:-1] for line in (repo / "docker" / "front.Dockerfile").read_text().splitlines()
+              if line.startswith("COPY ")]
+    image = tmp_path / "image"
+    for files in copied:
+        for name in files:
+            (image / name).parent.mkdir(parents=True, exist_ok=True)
+            (image / name).write_bytes((repo / name).read_bytes())
+    assert sorted(p.relative_to(image).as_posix() for p in image.rglob("*.py")) == [
+        "course/__init__.py", "course/settings.py", "hub/__init__.py", "hub/tls.py"]
     out = tmp_path / "Caddyfile"
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tls_module.Path(tls_module.__file__).parents[1])}
-    done = subprocess.run([sys.executable, "-m", "hub.tls", "caddyfile", str(out)], env=env, capture_output=True,
-                          text=True, timeout=60)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(image)}
+    command = [sys.executable, "-S", "-m", "hub.tls", "caddyfile", str(out)]  # -S: no site-packages at all
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and out.read_text() == caddyfile(Tls())
     assert done.stdout.startswith("course front: plain HTTP: set COURSE_TLS_CERT and COURSE_TLS_KEY")
-    bad = subprocess.run([sys.executable, "-m", "hub.tls", "caddyfile", str(out)], capture_output=True, text=True,
-                         env={**env, "COURSE_DOMAIN": "course.example.edu"}, timeout=60)
+    bad = subprocess.run(command, capture_output=True, text=True, env={**env, "COURSE_DOMAIN": "course.example.edu"},
+                         timeout=60)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == "course front: COURSE_DOMAIN=course.example.edu needs COURSE_ACME_EMAIL: the ACME server " \
                          "(Let's Encrypt) writes there about the certificate\n"
