@@ -38,7 +38,7 @@ SETTINGS = {
     "COURSE_CONTENT_VOLUME": "course-bench-content", "COURSE_IDLE_TIMEOUT": "3600",
     "COURSE_KERNEL_IDLE_TIMEOUT": "0",
 }
-IMAGES = ("course-hub:latest", "course-singleuser:latest")
+IMAGES = ("course-hub:latest", "course-singleuser:latest", "course-front:latest")
 
 
 def image_mb(engine: DockerEngine, image: str) -> float:
