@@ -19,7 +19,8 @@ Two kinds of question (``@question(..., kind=...)``):
   accuracy, a fit): the demonstration cell checks it, and progress shows it as "chapter completed".
 
 An exercise may have hidden cases, ``@question(..., hidden=[case, ...])``: callables that take the answer and
-raise ``Wrong`` like a grader. They run only in grading mode (``COURSE_GRADING``), after the grader passed; the
+raise ``Wrong`` like a grader; ``hidden_case(check, *args)`` makes one from the function that checks a case
+(``check(answer, *args)``), the same function the public grader calls. They run only in grading mode (``COURSE_GRADING``), after the grader passed; the
 student sees how many there are, not what they are (they live in this source, which a student can read).
 
 Rules for graders:
@@ -48,7 +49,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,16 @@ class Wrong(Exception):
         self.message = message
         self.hint = hint
 
+
+
+def hidden_case(check: Callable[..., Any], *args: Any) -> Callable[[Any], None]:
+    """A hidden case: grading calls ``check(answer, *args)``, which raises ``Wrong`` when the answer fails it."""
+
+    def case(answer: Any) -> None:
+        check(answer, *args)
+
+    case.__name__ = case.__qualname__ = f"hidden_{getattr(check, '__name__', 'case').lstrip('_')}"
+    return case
 
 
 def _fmt(x: float) -> str:

@@ -86,11 +86,13 @@ def acme(instructor):
         wait_for(lambda: _ok(url + "hub/api/", root), 240, "the front serving a certificate from Pebble")
         seconds = time.monotonic() - started
         yield {"url": url, "root": root, "seconds": seconds}
+    # Pebble goes while the compose file still names it: left running, it would hold the compose network and
+    # make the next `docker compose down` fail ("network ... has active endpoints").
+    instructor.compose("rm", "--force", "--stop", "pebble")
     instructor.settings["COMPOSE_FILE"] = "docker/docker-compose.yml"
     for name in ("PEBBLE_CONFIG_DIR", "PEBBLE_MANAGEMENT_PUBLISH"):
         instructor.settings.pop(name, None)
     instructor.write_env()
-    instructor.compose("rm", "--force", "--stop", "pebble", check=False)
 
 
 def _ok(url: str, verify) -> bool:

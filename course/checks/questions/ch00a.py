@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import NUMPY_ONLY, Wrong, call_student, expect_array, expect_number, to_array
+from course.checks.authoring import NUMPY_ONLY, Wrong, call_student, expect_array, expect_number, to_array, hidden_case
 from course.checks.catalog import question
 from course.checks.describe import describe, short
 
@@ -121,17 +121,10 @@ def _stats_case(answer: Any, values: list[float], what: str | None = None) -> No
         expect_number(got[2], mean, tol=1e-9, name=f"the mean of {name}")
 
 
-def _hidden_stats(values: list[float], what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _stats_case(answer, values, what)
-
-    return hidden_case
-
-
 _HIDDEN_STATS = [
-    _hidden_stats([-5, -2, -9], "stats of numbers that are all negative"),
-    _hidden_stats([7], "stats of a list with one number"),
-    _hidden_stats([float(v) for v in np.random.default_rng(5).integers(-1000, 1000, 1000)], "stats of 1,000 numbers"),
+    hidden_case(_stats_case, [-5, -2, -9], "stats of numbers that are all negative"),
+    hidden_case(_stats_case, [7], "stats of a list with one number"),
+    hidden_case(_stats_case, [float(v) for v in np.random.default_rng(5).integers(-1000, 1000, 1000)], "stats of 1,000 numbers"),
 ]
 
 
@@ -255,18 +248,11 @@ def _relu_case(answer: Any, x: np.ndarray, what: str | None = None) -> None:
     expect_array(array, expected, shape=x.shape, tol=1e-6, name=name)
 
 
-def _hidden_relu(x: np.ndarray, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _relu_case(answer, x, what)
-
-    return hidden_case
-
-
 _RNG = np.random.default_rng(7)
 _HIDDEN_RELU = [
-    _hidden_relu(_RNG.normal(size=(3, 4)).round(3), "relu of a 2-D array of shape (3, 4)"),
-    _hidden_relu(_RNG.normal(size=(2, 3, 4)).astype(np.float32), "relu of a 3-D array of shape (2, 3, 4)"),
-    _hidden_relu(-np.abs(_RNG.normal(size=50)) - 0.1, "relu of 50 negative numbers"),
+    hidden_case(_relu_case, _RNG.normal(size=(3, 4)).round(3), "relu of a 2-D array of shape (3, 4)"),
+    hidden_case(_relu_case, _RNG.normal(size=(2, 3, 4)).astype(np.float32), "relu of a 3-D array of shape (2, 3, 4)"),
+    hidden_case(_relu_case, -np.abs(_RNG.normal(size=50)) - 0.1, "relu of 50 negative numbers"),
 ]
 
 

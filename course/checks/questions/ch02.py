@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, expect_array, expect_number
+from course.checks.authoring import Wrong, call_student, expect_array, expect_number, hidden_case
 from course.checks.catalog import RESULT, question
 
 _LABELS = [3, 0, 9]
@@ -68,17 +68,10 @@ def _expect_counts(answer: Any, labels: np.ndarray, what: str) -> None:
     expect_array(result, np.bincount(labels, minlength=10), shape=(10,), tol=0, name=f"count_classes({what})")
 
 
-def _hidden_counts(labels: np.ndarray, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _expect_counts(answer, labels, what)
-
-    return hidden_case
-
-
 _HIDDEN_COUNTS = [
-    _hidden_counts(np.array([], dtype=np.int64), "no labels at all"),
-    _hidden_counts(np.full(5, 9, dtype=np.uint8), "five 9s as uint8, the dtype of the original MNIST files"),
-    _hidden_counts(np.random.default_rng(2).integers(0, 10, 1000), "1,000 random labels"),
+    hidden_case(_expect_counts, np.array([], dtype=np.int64), "no labels at all"),
+    hidden_case(_expect_counts, np.full(5, 9, dtype=np.uint8), "five 9s as uint8, the dtype of the original MNIST files"),
+    hidden_case(_expect_counts, np.random.default_rng(2).integers(0, 10, 1000), "1,000 random labels"),
 ]
 
 

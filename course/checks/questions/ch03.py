@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, reject_slips
+from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, reject_slips, hidden_case
 from course.checks.catalog import question
 
 # Costs and slips are compared within ±1e-3, relative above 1 (the tolerance of expect_number(tol=, rel=)).
@@ -225,17 +225,10 @@ def _standardize_case(answer: Any, x: np.ndarray, what: str | None = None) -> No
     expect_array(got, population, tol=1e-4, name=name)
 
 
-def _hidden_standardize(x: np.ndarray, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _standardize_case(answer, x, what)
-
-    return hidden_case
-
-
 _HIDDEN_STANDARDIZE = [
-    _hidden_standardize(np.array([-5.0, 0.0, 5.0, 10.0]), "standardize of values below zero"),
-    _hidden_standardize(np.array([2.0, 10.0]), "standardize of two values"),
-    _hidden_standardize(np.random.default_rng(4).normal(50.0, 8.0, 200).round(2), "standardize of 200 values"),
+    hidden_case(_standardize_case, np.array([-5.0, 0.0, 5.0, 10.0]), "standardize of values below zero"),
+    hidden_case(_standardize_case, np.array([2.0, 10.0]), "standardize of two values"),
+    hidden_case(_standardize_case, np.random.default_rng(4).normal(50.0, 8.0, 200).round(2), "standardize of 200 values"),
 ]
 
 

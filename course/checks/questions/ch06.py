@@ -15,6 +15,7 @@ from course.checks.authoring import (
     expect_array,
     expect_number,
     expect_whole_number,
+    hidden_case,
     reject_slips,
     to_array,
 )
@@ -194,18 +195,11 @@ def _pool_case(answer: Any, x: np.ndarray, what: str) -> np.ndarray:
     return array
 
 
-def _hidden_pool(x: np.ndarray, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _pool_case(answer, x, what)
-
-    return hidden_case
-
-
 _RNG_POOL = np.random.default_rng(6)
 _HIDDEN_POOL = [
-    _hidden_pool(-POOL_INPUT.astype(np.float32) - 1.0, "max_pool_2x2 of an array of negative numbers"),
-    _hidden_pool(np.array([[0.5, -2.0], [1.5, 1.25]], dtype=np.float32), "max_pool_2x2 of a 2x2 array"),
-    _hidden_pool(_RNG_POOL.normal(size=(8, 6)).astype(np.float32), "max_pool_2x2 of an 8x6 array"),
+    hidden_case(_pool_case, -POOL_INPUT.astype(np.float32) - 1.0, "max_pool_2x2 of an array of negative numbers"),
+    hidden_case(_pool_case, np.array([[0.5, -2.0], [1.5, 1.25]], dtype=np.float32), "max_pool_2x2 of a 2x2 array"),
+    hidden_case(_pool_case, _RNG_POOL.normal(size=(8, 6)).astype(np.float32), "max_pool_2x2 of an 8x6 array"),
 ]
 OTHER_POOL_INPUT = np.array([[0, 3, 1, 1, 9, 2], [2, 1, 4, 0, 5, 5], [7, 0, 2, 2, 1, 0], [1, 1, 3, 8, 6, 4]])
 

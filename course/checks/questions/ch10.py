@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, reject_slips
+from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, reject_slips, hidden_case
 from course.checks.catalog import RESULT, question
 from course.checks.describe import describe, short
 
@@ -64,19 +64,12 @@ def _momentum_case(answer: Any, w: Any, b: Any, g: Any, lr: float, beta: float, 
     expect_array(new_w, want_w, tol=1e-6, rel=1e-5, name=f"new_w of {name}")
 
 
-def _hidden_momentum(w: Any, b: Any, g: Any, lr: float, beta: float, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _momentum_case(answer, w, b, g, lr, beta, what)
-
-    return hidden_case
-
-
 _RNG = np.random.default_rng(10)
 _HIDDEN_MOMENTUM = [
-    _hidden_momentum(2.0, -1.0, 0.5, 0.1, 0.0, "momentum_step with momentum 0 (plain SGD)"),
-    _hidden_momentum(_RNG.normal(size=(2, 3)).round(3), _RNG.normal(size=(2, 3)).round(3),
+    hidden_case(_momentum_case, 2.0, -1.0, 0.5, 0.1, 0.0, "momentum_step with momentum 0 (plain SGD)"),
+    hidden_case(_momentum_case, _RNG.normal(size=(2, 3)).round(3), _RNG.normal(size=(2, 3)).round(3),
                      _RNG.normal(size=(2, 3)).round(3), 0.03, 0.99, "momentum_step on a 2 × 3 array, momentum 0.99"),
-    _hidden_momentum(_RNG.normal(size=50).round(3), np.zeros(50), _RNG.normal(size=50).round(3), 0.5, 0.9,
+    hidden_case(_momentum_case, _RNG.normal(size=50).round(3), np.zeros(50), _RNG.normal(size=50).round(3), 0.5, 0.9,
                      "momentum_step from b = 0 on 50 parameters"),
 ]
 
@@ -122,17 +115,10 @@ def _correction_case(answer: Any, beta: float, t: int, what: str | None = None) 
     expect_number(value, expected, tol=0.0, rel=1e-6, name=name)
 
 
-def _hidden_correction(beta: float, t: int, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _correction_case(answer, beta, t, what)
-
-    return hidden_case
-
-
 _HIDDEN_CORRECTION = [
-    _hidden_correction(0.5, 3, "bias_correction with β = 0.5 after 3 steps"),
-    _hidden_correction(0.95, 50, "bias_correction with β = 0.95 after 50 steps"),
-    _hidden_correction(0.9, 1000, "bias_correction after 1,000 steps (it has reached 1)"),
+    hidden_case(_correction_case, 0.5, 3, "bias_correction with β = 0.5 after 3 steps"),
+    hidden_case(_correction_case, 0.95, 50, "bias_correction with β = 0.95 after 50 steps"),
+    hidden_case(_correction_case, 0.9, 1000, "bias_correction after 1,000 steps (it has reached 1)"),
 ]
 
 
@@ -349,19 +335,12 @@ _CASES_BEST = [
 ]
 
 
-def _hidden_best(histories: dict, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _best_lr_case(answer, histories, what)
-
-    return hidden_case
-
-
 _HIDDEN_BEST = [
-    _hidden_best({0.5: _history([0.3])}, "a single run of one epoch"),
-    _hidden_best({1.0: _history([_NAN, 2.3]), 0.3: _history([0.8, 0.6, 0.61, 0.7, 0.9, 1.2]),
+    hidden_case(_best_lr_case, {0.5: _history([0.3])}, "a single run of one epoch"),
+    hidden_case(_best_lr_case, {1.0: _history([_NAN, 2.3]), 0.3: _history([0.8, 0.6, 0.61, 0.7, 0.9, 1.2]),
                   0.1: _history([0.9, 0.7, 0.62, 0.6, 0.605, 0.61]), 0.03: _history([1.0, 0.8, 0.7, 0.65, 0.62, 0.61])},
                  "four runs, the NaN run listed first"),
-    _hidden_best({lr: _history(list(np.linspace(1.0, 0.3 + abs(np.log10(lr) + 2.5) / 10, 8)))
+    hidden_case(_best_lr_case, {lr: _history(list(np.linspace(1.0, 0.3 + abs(np.log10(lr) + 2.5) / 10, 8)))
                   for lr in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)}, "a sweep of six rates"),
 ]
 
@@ -429,17 +408,10 @@ def _schedule_case(answer: Any, peak: float, warmup: int, decay: int, steps: lis
         expect_number(value, expected, tol=tol, rel=1e-5, name=name)
 
 
-def _hidden_schedule(peak: float, warmup: int, decay: int, steps: list[int], what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _schedule_case(answer, peak, warmup, decay, steps, what)
-
-    return hidden_case
-
-
 _HIDDEN_SCHEDULE = [
-    _hidden_schedule(0.1, 1, 10, [0, 1, 2, 6, 11, 12, 500], "a warm-up of one step"),
-    _hidden_schedule(3e-4, 500, 9500, [0, 250, 499, 500, 5250, 9999, 10_000, 20_000], "a long schedule"),
-    _hidden_schedule(1.0, 7, 3, [3, 7, 8, 9, 10, 11], "a decay shorter than the warm-up"),
+    hidden_case(_schedule_case, 0.1, 1, 10, [0, 1, 2, 6, 11, 12, 500], "a warm-up of one step"),
+    hidden_case(_schedule_case, 3e-4, 500, 9500, [0, 250, 499, 500, 5250, 9999, 10_000, 20_000], "a long schedule"),
+    hidden_case(_schedule_case, 1.0, 7, 3, [3, 7, 8, 9, 10, 11], "a decay shorter than the warm-up"),
 ]
 
 

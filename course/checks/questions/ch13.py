@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, expect_whole_number
+from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, expect_whole_number, hidden_case
 from course.checks.catalog import RESULT, question
 from course.checks.describe import describe, short
 
@@ -86,17 +86,10 @@ def _scaled_case(answer: Any, base_lr: float, base_batch: int, new_batch: int, w
     expect_number(value, expected, tol=0.0, rel=1e-6, name=name)
 
 
-def _hidden_scaled(base_lr: float, base_batch: int, new_batch: int, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _scaled_case(answer, base_lr, base_batch, new_batch, what)
-
-    return hidden_case
-
-
 _HIDDEN_SCALED = [
-    _hidden_scaled(0.1, 64, 96, "a batch 1.5 times the base batch (64 -> 96)"),
-    _hidden_scaled(0.2, 256, 128, "a batch half the base batch (256 -> 128): the rate goes down too"),
-    _hidden_scaled(0.001, 100, 800, "base batch 100, global batch 800"),
+    hidden_case(_scaled_case, 0.1, 64, 96, "a batch 1.5 times the base batch (64 -> 96)"),
+    hidden_case(_scaled_case, 0.2, 256, 128, "a batch half the base batch (256 -> 128): the rate goes down too"),
+    hidden_case(_scaled_case, 0.001, 100, 800, "base batch 100, global batch 800"),
 ]
 
 
@@ -169,16 +162,9 @@ def _tf_config_case(answer: Any, workers: list[str], index: int, what: str | Non
                     hint="Use plain Python values: int(index), a list of str.") from None
 
 
-def _hidden_tf_config(workers: list[str], index: int, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _tf_config_case(answer, workers, index, what)
-
-    return hidden_case
-
-
 _HIDDEN_TF_CONFIG = [
-    _hidden_tf_config(["127.0.0.1:41011", "127.0.0.1:41012"], 0, "two workers on loopback, index 0"),
-    _hidden_tf_config(["10.0.0.5:5000", "10.0.0.6:5000", "10.0.0.7:5000", "10.0.0.8:5000"], 3,
+    hidden_case(_tf_config_case, ["127.0.0.1:41011", "127.0.0.1:41012"], 0, "two workers on loopback, index 0"),
+    hidden_case(_tf_config_case, ["10.0.0.5:5000", "10.0.0.6:5000", "10.0.0.7:5000", "10.0.0.8:5000"], 3,
                       "four workers, index 3"),
 ]
 
@@ -220,17 +206,10 @@ def _per_replica_case(answer: Any, global_size: int, replicas: int, what: str | 
     raise Wrong(f"{name} = {short(value)}; {global_size} examples over {replicas} replicas is {expected} each.")
 
 
-def _hidden_per_replica(global_size: int, replicas: int, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _per_replica_case(answer, global_size, replicas, what)
-
-    return hidden_case
-
-
 _HIDDEN_PER_REPLICA = [
-    _hidden_per_replica(96, 3, "96 examples over 3 replicas"),
-    _hidden_per_replica(1024, 8, "1,024 examples over 8 replicas"),
-    _hidden_per_replica(64, 1, "a single replica"),
+    hidden_case(_per_replica_case, 96, 3, "96 examples over 3 replicas"),
+    hidden_case(_per_replica_case, 1024, 8, "1,024 examples over 8 replicas"),
+    hidden_case(_per_replica_case, 64, 1, "a single replica"),
 ]
 
 
