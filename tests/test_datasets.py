@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 import course.datasets
 from course.datasets import (
     ChecksumError,
+    DataHomeWarning,
     DatasetFormatError,
     DatasetNotFoundError,
     import_data,
@@ -98,6 +100,30 @@ def test_search_order_explicit_then_shared_then_cache(mnist_home, tmp_path, monk
     cache = Path(os.environ["XDG_CACHE_HOME"]) / "course" / "datasets"
     shutil.copytree(mnist_home / "mnist", cache / "mnist")
     assert load_mnist().source.parent == cache / "mnist"
+
+
+def test_a_data_home_holding_the_files_themselves_is_used_as_given(fashion_home, tmp_path, monkeypatch):
+    own = fashion_home / "fashion-mnist"  # the IDX files directly in the folder given, not in <it>/fashion-mnist/
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "shared"))
+    shutil.copytree(fashion_home, tmp_path / "shared")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: the data home given is the one used
+        ds = load_fashion_mnist(own)
+    assert ds.source == own and ds.full
+
+
+def test_a_data_home_without_the_dataset_says_where_the_data_came_from(mnist_home, tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shutil.copytree(mnist_home, shared)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
+    empty = tmp_path / "mine"
+    empty.mkdir()
+    with pytest.warns(DataHomeWarning) as caught:
+        ds = load_mnist(empty)
+    assert ds.source.parent == shared / "mnist"
+    message = str(caught[0].message)
+    assert "\n" not in message and str(empty / "mnist") in message and str(shared / "mnist") in message
+    assert "COURSE_DATA_DIR" in message
 
 
 def test_missing_offline_lists_places_and_the_fix(tmp_path, monkeypatch):
@@ -213,7 +239,7 @@ def test_survey_first_only_stops_at_the_copy_a_loader_would_use(mnist_home, monk
 
 def test_every_public_name_resolves_to_its_module():
     exported = {name: getattr(course.datasets, name) for name in course.datasets.__all__}
-    assert len(exported) == 18 and set(dir(course.datasets)) >= set(exported)
+    assert len(exported) == 19 and set(dir(course.datasets)) >= set(exported)
     assert all(obj.__module__.startswith("course.datasets.") for obj in exported.values())
     assert issubclass(exported["ChecksumError"], exported["CourseDataError"])
     with pytest.raises(AttributeError, match="no attribute 'load_cifar'"):

@@ -20,8 +20,9 @@ Two kinds of question (``@question(..., kind=...)``):
 
 An exercise may have hidden cases, ``@question(..., hidden=[case, ...])``: callables that take the answer and
 raise ``Wrong`` like a grader; ``hidden_case(check, *args)`` makes one from the function that checks a case
-(``check(answer, *args)``), the same function the public grader calls. They run only in grading mode (``COURSE_GRADING``), after the grader passed; the
-student sees how many there are, not what they are (they live in this source, which a student can read).
+(``check(answer, *args)``), the same function the public grader calls. They run only in grading mode
+(``COURSE_GRADING``), after the grader passed; the student sees how many there are, not what they are (they live
+in this source, which a student can read).
 
 Rules for graders:
 

@@ -24,15 +24,16 @@ _DEFINED_IN = {
     "DatasetNotFoundError": "specs",
     "DataSet": "splits", "Datasets": "splits", "one_hot": "splits",
     "fetch": "transfer", "import_data": "transfer",
+    "DataHomeWarning": "locations",
     "load_dataset": "loaders", "load_fashion_mnist": "loaders", "load_mnist": "loaders", "survey": "loaders",
     "hello": "generated", "noisy_sine": "generated", "pos_corpus": "generated", "regression_points": "generated",
     "takeoff": "generated",
 }
 
 __all__ = [
-    "ChecksumError", "CourseDataError", "DatasetFormatError", "DatasetNotFoundError", "DataSet", "Datasets",
-    "fetch", "hello", "import_data", "load_dataset", "load_fashion_mnist", "load_mnist", "noisy_sine", "one_hot",
-    "pos_corpus", "regression_points", "survey", "takeoff",
+    "ChecksumError", "CourseDataError", "DataHomeWarning", "DatasetFormatError", "DatasetNotFoundError", "DataSet",
+    "Datasets", "fetch", "hello", "import_data", "load_dataset", "load_fashion_mnist", "load_mnist", "noisy_sine",
+    "one_hot", "pos_corpus", "regression_points", "survey", "takeoff",
 ]
 
 
@@ -51,6 +52,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .generated import hello, noisy_sine, pos_corpus, regression_points, takeoff
     from .loaders import load_dataset, load_fashion_mnist, load_mnist, survey
+    from .locations import DataHomeWarning
     from .specs import ChecksumError, CourseDataError, DatasetFormatError, DatasetNotFoundError
     from .splits import DataSet, Datasets, one_hot
     from .transfer import fetch, import_data

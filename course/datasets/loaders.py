@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from course.config import offline
 
-from .locations import FoundFiles, Location, find_files, locate, search_locations
+from .locations import FoundFiles, Location, find_files, folders_to_search, locate, search_locations
 from .read import read_arrays
 from .specs import CourseDataError, DatasetNotFoundError, DatasetSpec, get_spec
 from .splits import Datasets, build_splits
@@ -48,7 +48,7 @@ def _fetch_missing(spec: DatasetSpec, data_home: PathLike, download: bool) -> Fo
 
 
 def _not_found(spec: DatasetSpec, places: list[Location], reason: str) -> DatasetNotFoundError:
-    searched = "; ".join(str(place.path / spec.name) for place in places)
+    searched = "; ".join(str(folder) for place in places for folder in folders_to_search(spec, place))
     return DatasetNotFoundError(
         f"{spec.title} was not found (searched: {searched}) and {reason}. Fix: on a machine with internet run "
         f"`course data fetch {spec.name}`, or copy the files here and run `course data import PATH`, "
@@ -91,7 +91,7 @@ class Finding:
 
 def _inspect(spec: DatasetSpec, location: Location) -> Finding:
     """What one searched place holds of one dataset, read and verified."""
-    found = find_files(spec, location.path / spec.name)
+    found = next(filter(None, (find_files(spec, folder) for folder in folders_to_search(spec, location))), None)
     if found is None:
         return Finding(spec.name, location, "missing")
     try:

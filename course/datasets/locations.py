@@ -5,6 +5,7 @@ copy of a dataset's files one folder holds. Nothing here reads a file's content;
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,10 +84,30 @@ def find_files(spec: DatasetSpec, folder: Path) -> FoundFiles | None:
     return None
 
 
+def folders_to_search(spec: DatasetSpec, location: Location) -> list[Path]:
+    """The folders of ``location`` that may hold ``spec``: ``<path>/<name>/``; for an explicit data home also
+    the folder itself (a student who points ``data_home`` at the dataset's own files means that folder)."""
+    folders = [location.path / spec.name]
+    if location.kind == "data_home":
+        folders.append(location.path)
+    return folders
+
+
 def locate(spec: DatasetSpec, data_home: str | os.PathLike | None = None) -> FoundFiles | None:
-    """The first copy of the dataset in the search order, or None."""
+    """The first copy of the dataset in the search order, or None. When an explicit ``data_home`` lacks the
+    dataset and a copy elsewhere is used, a one-line ``DataHomeWarning`` says where it looked and what it used."""
     for location in search_locations(data_home):
-        found = find_files(spec, location.path / spec.name)
-        if found is not None:
-            return found
+        for folder in folders_to_search(spec, location):
+            found = find_files(spec, folder)
+            if found is not None:
+                if data_home is not None and location.kind != "data_home":
+                    home = Path(data_home).expanduser()
+                    warnings.warn(f"{spec.name} is not in data_home (looked in {home / spec.name} and {home}): "
+                                  f"loaded it from {folder} ({location.kind}) instead", DataHomeWarning,
+                                  stacklevel=3)
+                return found
     return None
+
+
+class DataHomeWarning(UserWarning):
+    """An explicit data home lacked the dataset and a copy from another place was used."""

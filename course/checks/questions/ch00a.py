@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import NUMPY_ONLY, Wrong, call_student, expect_array, expect_number, to_array, hidden_case
+from course.checks.authoring import NUMPY_ONLY, Wrong, call_student, expect_array, expect_number, hidden_case, to_array
 from course.checks.catalog import question
 from course.checks.describe import describe, short
 
@@ -124,7 +124,8 @@ def _stats_case(answer: Any, values: list[float], what: str | None = None) -> No
 _HIDDEN_STATS = [
     hidden_case(_stats_case, [-5, -2, -9], "stats of numbers that are all negative"),
     hidden_case(_stats_case, [7], "stats of a list with one number"),
-    hidden_case(_stats_case, [float(v) for v in np.random.default_rng(5).integers(-1000, 1000, 1000)], "stats of 1,000 numbers"),
+    hidden_case(_stats_case, [float(v) for v in np.random.default_rng(5).integers(-1000, 1000, 1000)],
+                "stats of 1,000 numbers"),
 ]
 
 

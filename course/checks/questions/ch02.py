@@ -70,7 +70,8 @@ def _expect_counts(answer: Any, labels: np.ndarray, what: str) -> None:
 
 _HIDDEN_COUNTS = [
     hidden_case(_expect_counts, np.array([], dtype=np.int64), "no labels at all"),
-    hidden_case(_expect_counts, np.full(5, 9, dtype=np.uint8), "five 9s as uint8, the dtype of the original MNIST files"),
+    hidden_case(_expect_counts, np.full(5, 9, dtype=np.uint8),
+                "five 9s as uint8, the dtype of the original MNIST files"),
     hidden_case(_expect_counts, np.random.default_rng(2).integers(0, 10, 1000), "1,000 random labels"),
 ]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, reject_slips, hidden_case
+from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, hidden_case, reject_slips
 from course.checks.catalog import question
 
 # Costs and slips are compared within ±1e-3, relative above 1 (the tolerance of expect_number(tol=, rel=)).
@@ -113,18 +113,12 @@ def _cost_case(answer: Any, w: float, b: float, x: np.ndarray, y: np.ndarray, wh
         expect_number(value, expected, name=name, **_TOL)
 
 
-def _hidden_cost(w: float, b: float, x: list[float], y: list[float], what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _cost_case(answer, w, b, np.array(x), np.array(y), what)
-
-    return hidden_case
-
-
 _RNG_X = np.random.default_rng(3).uniform(-5.0, 5.0, 100).round(3)
 _HIDDEN_COST = [
-    _hidden_cost(3.0, -1.0, [2.0], [0.5], "cost on a single point (m = 1)"),
-    _hidden_cost(-0.5, 2.0, [-3.0, -1.0, 0.0, 2.0, 8.0], [4.0, 2.0, 2.0, 1.0, -2.0], "cost with a negative slope"),
-    _hidden_cost(1.5, 0.25, _RNG_X.tolist(), (1.5 * _RNG_X + 0.3).tolist(), "cost on 100 points near the line"),
+    hidden_case(_cost_case, 3.0, -1.0, np.array([2.0]), np.array([0.5]), "cost on a single point (m = 1)"),
+    hidden_case(_cost_case, -0.5, 2.0, np.array([-3.0, -1.0, 0.0, 2.0, 8.0]), np.array([4.0, 2.0, 2.0, 1.0, -2.0]),
+                "cost with a negative slope"),
+    hidden_case(_cost_case, 1.5, 0.25, _RNG_X.copy(), 1.5 * _RNG_X + 0.3, "cost on 100 points near the line"),
 ]
 
 
@@ -228,7 +222,8 @@ def _standardize_case(answer: Any, x: np.ndarray, what: str | None = None) -> No
 _HIDDEN_STANDARDIZE = [
     hidden_case(_standardize_case, np.array([-5.0, 0.0, 5.0, 10.0]), "standardize of values below zero"),
     hidden_case(_standardize_case, np.array([2.0, 10.0]), "standardize of two values"),
-    hidden_case(_standardize_case, np.random.default_rng(4).normal(50.0, 8.0, 200).round(2), "standardize of 200 values"),
+    hidden_case(_standardize_case, np.random.default_rng(4).normal(50.0, 8.0, 200).round(2),
+                "standardize of 200 values"),
 ]
 
 

@@ -15,6 +15,7 @@ from course.checks.authoring import (
     expect_array,
     expect_number,
     expect_whole_number,
+    hidden_case,
     reject_slips,
     to_array,
 )
@@ -197,17 +198,13 @@ def _accuracy_case(answer: Any, y_true: np.ndarray, y_pred: np.ndarray, expected
         raise Wrong(f"masked_accuracy gives {value:g} for {what}; expected {expected:g}.", hint=hint)
 
 
-def _hidden_accuracy(y_true: list[list[int]], y_pred: list[list[int]], expected: float, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _accuracy_case(answer, np.array(y_true), np.array(y_pred), expected, what)
-
-    return hidden_case
-
-
 _HIDDEN_ACCURACY = [
-    _hidden_accuracy([[4, 2, 2, 0]], [[4, 0, 2, 0]], 2 / 3, "a real word predicted as padding (0)"),
-    _hidden_accuracy([[1, 2, 3], [3, 2, 1]], [[1, 2, 3], [3, 2, 2]], 5 / 6, "sentences without padding"),
-    _hidden_accuracy([[5, 5, 0, 0], [6, 0, 0, 0]], [[1, 1, 0, 0], [2, 0, 0, 0]], 0.0, "every real word wrong"),
+    hidden_case(_accuracy_case, np.array([[4, 2, 2, 0]]), np.array([[4, 0, 2, 0]]), 2 / 3,
+                "a real word predicted as padding (0)"),
+    hidden_case(_accuracy_case, np.array([[1, 2, 3], [3, 2, 1]]), np.array([[1, 2, 3], [3, 2, 2]]), 5 / 6,
+                "sentences without padding"),
+    hidden_case(_accuracy_case, np.array([[5, 5, 0, 0], [6, 0, 0, 0]]), np.array([[1, 1, 0, 0], [2, 0, 0, 0]]), 0.0,
+                "every real word wrong"),
 ]
 
 

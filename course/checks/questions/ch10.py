@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, reject_slips, hidden_case
+from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, hidden_case, reject_slips
 from course.checks.catalog import RESULT, question
 from course.checks.describe import describe, short
 

@@ -9,7 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, expect_whole_number, hidden_case
+from course.checks.authoring import (
+    Wrong,
+    call_student,
+    close,
+    expect_array,
+    expect_number,
+    expect_whole_number,
+    hidden_case,
+)
 from course.checks.catalog import RESULT, question
 from course.checks.describe import describe, short
 
