@@ -12,7 +12,11 @@ Each notebook reports its main figure by printing one line in its final results 
 as the notebook's file name has it: two digits, or two digits and a letter for a chapter that sorts between two
 others (``00a_python_primer.ipynb``, ``chapter=00a``). This script parses those lines from the executed
 notebook's outputs; a chapter that prints none shows "-". The table has one row per chapter: chapter, data
-used, metric and value, wall time, device, status.
+used, metric and value, wall time, peak memory, device, status.
+
+Peak memory is what a student's memory limit (``COURSE_MEM_LIMIT``) has to hold: the largest summed resident
+memory (RSS) of the chapter's kernel and every process it started (chapter 13's workers), sampled every 0.2 s.
+Shared libraries mapped by several processes count once per process, so for several processes it errs high.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -70,6 +75,7 @@ class ChapterRun:
     seconds: float
     results: list[Result] = field(default_factory=list)
     error: str | None = None
+    peak_bytes: int | None = None  # the kernel's and its children's summed RSS at its largest
 
     @property
     def result(self) -> Result | None:
@@ -159,6 +165,41 @@ def detect_device(python: str = sys.executable, timeout: float = 180.0) -> str:
     return f"{lines[-1]}; {cores}"
 
 
+class PeakMemory:
+    """Samples the summed RSS of this process's children (a kernel and what it starts) in a thread; ``peak``
+    is the largest sum seen. Without psutil it measures nothing (``peak`` stays None)."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.peak = interval, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        try:
+            import psutil
+        except ImportError:
+            return
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:  # it ended between the listing and the reading
+                    pass
+            if total:
+                self.peak = max(self.peak or 0, total)
+            self._stop.wait(self.interval)
+
+
 def run_notebook(chapter: str, path: Path, *, timeout: int | None, kernel: str, keep: Path | None = None,
                  workdir: Path | None = None) -> ChapterRun:
     """Execute ``path`` top to bottom in a fresh kernel and collect its RESULT lines.
@@ -176,8 +217,10 @@ def run_notebook(chapter: str, path: Path, *, timeout: int | None, kernel: str, 
     scratch = tempfile.TemporaryDirectory(prefix=f"course-chapter-{chapter}-") if workdir is None else None
     cwd = Path(scratch.name) if scratch is not None else workdir
     start = time.perf_counter()
+    memory = PeakMemory()
     try:
-        processor.preprocess(notebook, {"metadata": {"path": str(cwd)}})
+        with memory:
+            processor.preprocess(notebook, {"metadata": {"path": str(cwd)}})
     except CellExecutionError as exc:
         error = _first_error_line(exc)
     except CellTimeoutError:
@@ -192,7 +235,7 @@ def run_notebook(chapter: str, path: Path, *, timeout: int | None, kernel: str, 
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, keep / path.name)
-    return ChapterRun(chapter, path.name, seconds, parse_results(notebook), error)
+    return ChapterRun(chapter, path.name, seconds, parse_results(notebook), error, memory.peak)
 
 
 def _first_error_line(exc: Exception) -> str:
@@ -207,16 +250,20 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"
 
 
+def _gigabytes(size: int | None) -> str:
+    return "-" if size is None else f"{size / 2**30:.2f} GiB"
+
+
 def format_table(runs: Iterable[ChapterRun], device: str) -> str:
     """The results as an aligned text table (also valid Markdown)."""
-    header = ["chapter", "data", "result", "wall time", "device", "status"]
+    header = ["chapter", "data", "result", "wall time", "peak memory", "device", "status"]
     rows = []
     for run in runs:
         result = run.result
         figure = f"{result.metric} {result.value:.4g}" if result else "-"
         data = (result.data or "-") if result else "-"
         status = "ok" if run.error is None else f"FAILED: {run.error}"
-        rows.append([run.chapter, data, figure, _duration(run.seconds), device, status])
+        rows.append([run.chapter, data, figure, _duration(run.seconds), _gigabytes(run.peak_bytes), device, status])
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
@@ -262,7 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {chapter} {path.name} ...", end=" ", flush=True)
         run = run_notebook(chapter, path, timeout=args.timeout, kernel=args.kernel, keep=args.keep)
         runs.append(run)
-        print(f"{_duration(run.seconds)}" + ("" if run.error is None else f"  FAILED: {run.error}"), flush=True)
+        print(f"{_duration(run.seconds)}, peak {_gigabytes(run.peak_bytes)}"
+              + ("" if run.error is None else f"  FAILED: {run.error}"), flush=True)
     scratch.cleanup()
 
     print()

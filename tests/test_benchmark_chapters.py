@@ -87,13 +87,14 @@ def test_the_course_notebooks_are_all_found_in_order():
 def test_format_table_shows_dash_for_missing_figures():
     runs = [
         chapters.ChapterRun("01", "01_tensors.ipynb", 12.3),
-        chapters.ChapterRun("04", "04_softmax.ipynb", 75.0, [chapters.Result("04", "test_accuracy", 0.92311, "MNIST")]),
+        chapters.ChapterRun("04", "04_softmax.ipynb", 75.0, [chapters.Result("04", "test_accuracy", 0.92311, "MNIST")],
+                            peak_bytes=3 * 2**29),
         chapters.ChapterRun("05", "05_nn.ipynb", 3.0, error="ValueError: boom"),
     ]
     lines = chapters.format_table(runs, "CPU only").splitlines()
     assert lines[0].split("|")[1].strip() == "chapter"
     assert "| 01 " in lines[2] and "| -" in lines[2]
-    assert "test_accuracy 0.9231" in lines[3] and "1m15s" in lines[3]
+    assert "test_accuracy 0.9231" in lines[3] and "1m15s" in lines[3] and "| 1.50 GiB " in lines[3]
     assert "FAILED: ValueError: boom" in lines[4]
 
 
@@ -117,6 +118,18 @@ def test_main_runs_a_notebook_in_a_fresh_kernel(tmp_path, capsys):
     import json
     payload = json.loads((tmp_path / "out.json").read_text())
     assert payload["mode"] == "fast" and payload["chapters"][0]["result"]["value"] == 0.125
+
+
+def test_the_peak_memory_is_the_kernels_and_its_childrens(tmp_path):
+    """A kernel that holds 300 MB and starts a child holding 200 MB at the same time peaks above 500 MB."""
+    child = "import time; b = bytearray(200 * 2**20); time.sleep(2)"
+    code = (f"import subprocess, sys\nheld = bytearray(300 * 2**20)\n"
+            f"subprocess.run([sys.executable, '-c', {child!r}])")
+    nb = new_notebook(cells=[new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "05_memory.ipynb")
+    run = chapters.run_notebook("05", tmp_path / "05_memory.ipynb", timeout=120, kernel="python3")
+    assert run.error is None and 500 * 2**20 < run.peak_bytes < 2 * 2**30
 
 
 def test_main_rejects_an_unknown_chapter(tmp_path, capsys):
