@@ -79,16 +79,52 @@ def test_unfreeze_top_passes_and_names_the_slips():
     assert not result.passed and "hidden" in str(result).lower()
 
 
-@pytest.mark.parametrize(("value", "part"), [(1e-2, "as large"), (0.1, "as large"), (5e-3, "little below"),
-                                             (1e-8, "almost nothing"), (-1e-3, "positive")])
-def test_fine_tune_lr_range(value, part):
+def _lr(weights, steps, fraction):
+    return fraction * np.std(weights) / steps
+
+
+def test_fine_tune_lr_passes_with_np_std_or_the_sample_standard_deviation():
+    assert check("12.fine_tune_lr", _lr).passed
+    assert check("12.fine_tune_lr", lambda w, s, f: f * float(np.std(np.asarray(w, np.float64), ddof=1)) / s).passed
+
+
+@pytest.mark.parametrize(("answer", "part"), [
+    (lambda w, s, f: f * np.std(w), "distance a weight may move"),
+    (lambda w, s, f: f * np.std(w) * s, "multiplied by the number of steps"),
+    (lambda w, s, f: np.std(w) / s, "fraction (0.5) is missing"),
+    (lambda w, s, f: f * np.std(w) / np.sqrt(s), "square root of the steps"),
+    (lambda w, s, f: f * np.var(w) / s, "variance"),
+    (lambda w, s, f: f * np.mean(np.abs(w)) / s, "mean absolute value"),
+    (lambda w, s, f: f * np.max(np.abs(w)) / s, "largest weight"),
+    (lambda w, s, f: f * np.mean(w) / s, "mean of the weights"),
+    (lambda w, s, f: f * np.std(w) / (s - 1), "steps − 1"),
+    (lambda w, s, f: 1e-3, "the largest rate is"),            # the chapter's FINE_TUNE_LEARNING_RATE, copied
+    (lambda w, s, f: 1e-2 / 10, "the largest rate is"),       # "ten times lower than training"
+    (lambda w, s, f: -f * np.std(w) / s, "the largest rate is"),
+    (lambda w, s, f: None, "returned None"),
+    (lambda w, s, f: np.full(2, 1e-4), "single number"),
+    (lambda w, s, f: str(_lr(w, s, f)), "expected a number"),
+])
+def test_fine_tune_lr_names_the_wrong_answers_a_student_would_give(answer, part):
+    feedback = check("12.fine_tune_lr", answer)
+    assert not feedback.passed and part in feedback.message, str(feedback)
+
+
+@pytest.mark.parametrize("value", [1e-3, 3e-4, "1e-3"])
+def test_fine_tune_lr_wants_the_function_not_a_number(value):
     feedback = check("12.fine_tune_lr", value)
-    assert not feedback.passed and part in feedback.message
+    assert not feedback.passed and "should be a function" in feedback.message
 
 
-def test_fine_tune_lr_accepts_a_tenth_to_a_thousandth():
-    for value in (1e-3, 3e-4, 1e-5):
-        assert check("12.fine_tune_lr", value).passed
+def test_fine_tune_lr_root_mean_square_is_caught_by_the_hidden_case_only(monkeypatch):
+    def rms(weights, steps, fraction):  # right while the weights are centred, as the public ones are
+        return fraction * np.sqrt(np.mean(np.square(weights))) / steps
+
+    monkeypatch.delenv("COURSE_GRADING")
+    assert check("12.fine_tune_lr", rms).passed
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    graded = check("12.fine_tune_lr", rms)
+    assert not graded.passed and "root mean square" in graded.message
 
 
 TABLE = {"from scratch": {100: 0.55, 1000: 0.70}, "feature extraction": {100: 0.66, 1000: 0.69},
@@ -116,3 +152,31 @@ def test_the_table_result_requires_transfer_to_beat_scratch_at_100_labels():
     feedback = check("12.transfer_table", losing)
     assert not feedback.passed and "does not beat" in feedback.message
     assert not check("12.transfer_table", {"from scratch": {100: 0.5}}).passed
+
+
+def test_from_scratch_can_win_exercise_4_when_it_won_the_run():
+    """The table is recorded whatever the outcome, so the winner is graded against the student's own run."""
+    ch12._RUN.clear()
+    losing = {**TABLE, "from scratch": {100: 0.9, 1000: 0.9}}
+    assert not check("12.transfer_table", losing).passed  # the chapter's claim failed in this run ...
+    right = check("12.winner_100_labels", "from scratch")
+    assert right.passed, str(right)  # ... and the student who reads the table right still passes
+    assert not check("12.winner_100_labels", "fine-tuning").passed
+    assert not check("12.winner_100_labels", "feature extraction").passed
+
+
+def test_a_bad_table_does_not_replace_the_recorded_one():
+    ch12._RUN.clear()
+    assert check("12.transfer_table", TABLE).passed
+    assert not check("12.transfer_table", {"from scratch": {100: 0.5}}).passed
+    assert not check("12.transfer_table", {**TABLE, "fine-tuning": {100: 1.5, 1000: 0.7}}).passed
+    assert check("12.winner_100_labels", "feature extraction").passed
+
+
+def test_winner_near_tie_and_slips():
+    ch12._RUN.clear()
+    assert check("12.transfer_table", {**TABLE, "fine-tuning": {100: 0.657, 1000: 0.73}}).passed
+    near = check("12.winner_100_labels", "fine-tuning")  # 0.003 below the best: a tie at 1,000 test images
+    assert near.passed and "near tie" in near.message
+    for slip in ("transfer learning", "pretrained", 2, ["feature extraction"]):
+        assert not check("12.winner_100_labels", slip).passed

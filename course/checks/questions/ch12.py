@@ -1,20 +1,29 @@
-"""Chapter 12 (transfer learning): trainable and frozen parameters, unfreezing the top layers, the fine-tuning
-learning rate, and the notebook's own table (from scratch, feature extraction, fine-tuning at 100 and 1,000
-labels), which the last exercise reads."""
+"""Chapter 12 (transfer learning): trainable and frozen parameters, unfreezing the top layers, the largest
+fine-tuning learning rate that Adam's step bound allows, and the notebook's own table (from scratch, feature
+extraction, fine-tuning at 100 and 1,000 labels), which the last exercise reads."""
 
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, expect_number, expect_whole_number
+from course.checks.authoring import (
+    Wrong,
+    call_student,
+    close,
+    expect_number,
+    expect_whole_number,
+    hidden_case,
+    reject_slips,
+)
 from course.checks.catalog import RESULT, question
 
 METHODS = ("from scratch", "feature extraction", "fine-tuning")
 LABELS = (100, 1000)
-_RUN: dict[str, dict[int, float]] = {}  # this kernel's table, set when the chapter checks 12.transfer_table
+_RUN: dict[str, dict[int, float]] = {}  # this kernel's table, recorded whenever the chapter checks 12.transfer_table
 _TIE = 0.005  # accuracies this close count as a tie for the winner
 
 
@@ -51,6 +60,10 @@ def _conv_model(frozen_first: int) -> Any:
     return model
 
 
+def _unfrozen_cnn() -> Any:
+    return _conv_model(0)
+
+
 def _size(weights: list) -> int:
     return int(sum(int(np.prod(w.shape)) for w in weights))
 
@@ -58,7 +71,8 @@ def _size(weights: list) -> int:
 # --- 1. trainable and frozen parameters ----------------------------------------------------------------------
 
 
-def _split_case(answer: Any, model: Any, what: str) -> None:
+def _split_case(answer: Any, build: Any, what: str) -> None:
+    model = build()  # a fresh model for every call
     trainable, frozen = _size(model.trainable_weights), _size(model.non_trainable_weights)
     result = call_student(answer, model, name="trainable_and_frozen", timeout=30)
     if result is None:
@@ -86,30 +100,25 @@ def _split_case(answer: Any, model: Any, what: str) -> None:
                      "non-trainable; count model.trainable_weights and model.non_trainable_weights.")
 
 
-def _hidden_split(build: Any, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _split_case(answer, build(), what)
-    return hidden_case
-
-
 @question(
     "12.trainable_and_frozen",
     title="A function trainable_and_frozen(model) returning (trainable, frozen) parameter counts",
     hint="Sum int(np.prod(w.shape)) over model.trainable_weights, then over model.non_trainable_weights.",
-    hidden=[_hidden_split(lambda: _conv_model(0), "a CNN with nothing frozen (BatchNormalization still has "
-                                                  "frozen moving averages)"),
-            _hidden_split(lambda: _conv_model(3), "a CNN with its first block frozen")],
+    hidden=[hidden_case(_split_case, partial(_conv_model, 0),
+                        "a CNN with nothing frozen (BatchNormalization still has frozen moving averages)"),
+            hidden_case(_split_case, partial(_conv_model, 3), "a CNN with its first block frozen")],
 )
 def trainable_and_frozen(answer: Any) -> str:
-    _split_case(answer, _frozen_base_model(), "a model with a frozen base")
+    _split_case(answer, _frozen_base_model, "a model with a frozen base")
     return "Right: a frozen base's weights and every BatchNormalization's moving averages are non-trainable."
 
 
 # --- 2. unfreezing the top layers ----------------------------------------------------------------------------
 
 
-def _unfreeze_case(answer: Any, model: Any, n: int, what: str) -> None:
+def _unfreeze_case(answer: Any, build: Any, n: int, what: str) -> None:
     keras = _keras()
+    model = build()  # a fresh model for every call
     model.trainable = False  # start from a frozen base, as in the chapter
     call_student(answer, model, n, name="unfreeze_top", timeout=30)
     layers = model.layers
@@ -134,46 +143,82 @@ def _unfreeze_case(answer: Any, model: Any, n: int, what: str) -> None:
                 hint="Freeze every layer, then make the last n trainable, except BatchNormalization.")
 
 
-def _hidden_unfreeze(n: int, what: str) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _unfreeze_case(answer, _conv_model(0), n, what)
-    return hidden_case
-
-
 @question(
     "12.unfreeze_top",
     title="A function unfreeze_top(model, n): the last n layers trainable (not BatchNormalization), the rest frozen",
     hint="model.trainable = True; then for each layer: trainable = it is among the last n and not BatchNormalization.",
-    hidden=[_hidden_unfreeze(0, "n = 0 (nothing unfrozen)"), _hidden_unfreeze(7, "n = 7 (every layer)"),
-            _hidden_unfreeze(1, "n = 1 (the last layer only)")],
+    hidden=[hidden_case(_unfreeze_case, _unfrozen_cnn, 0, "n = 0 (nothing unfrozen)"),
+            hidden_case(_unfreeze_case, _unfrozen_cnn, 7, "n = 7 (every layer)"),
+            hidden_case(_unfreeze_case, _unfrozen_cnn, 1, "n = 1 (the last layer only)")],
 )
 def unfreeze_top(answer: Any) -> str:
-    _unfreeze_case(answer, _conv_model(0), 3, "a 7-layer CNN with n = 3")
-    _unfreeze_case(answer, _conv_model(0), 5, "a 7-layer CNN with n = 5")
+    _unfreeze_case(answer, _unfrozen_cnn, 3, "a 7-layer CNN with n = 3")
+    _unfreeze_case(answer, _unfrozen_cnn, 5, "a 7-layer CNN with n = 5")
     return "Right: the top layers train, BatchNormalization and the lower layers keep their pretrained weights."
 
 
-# --- 3. the fine-tuning learning rate ------------------------------------------------------------------------
+# --- 3. the largest fine-tuning learning rate Adam's step bound allows --------------------------------------
+
+
+def _weights(seed: int, shape: tuple[int, ...], mean: float, std: float) -> np.ndarray:
+    """Random weights whose mean is exactly ``mean`` (to float32 rounding) and whose spread is about ``std``."""
+    w = np.random.default_rng(seed).normal(0.0, std, shape)
+    return (w - w.mean() + mean).astype(np.float32)
+
+
+def _lr_case(answer: Any, weights: np.ndarray, steps: int, fraction: float, what: str) -> None:
+    value = call_student(answer, weights.copy(), steps, fraction, name="fine_tune_lr", timeout=10)
+    if value is None:
+        raise Wrong("fine_tune_lr(weights, steps, fraction) returned None.", hint="End it with return ....")
+    got = expect_number(value, 0.0, tol=float("inf"), name=f"fine_tune_lr on {what}")
+    w = weights.astype(np.float64)
+    std = float(np.std(w))
+    right = fraction * std / steps
+    if close(got, right, rel=1e-3) or close(got, fraction * float(np.std(w, ddof=1)) / steps, rel=1e-3):
+        return  # np.std(weights) or the sample standard deviation (ddof=1): both are the standard deviation
+    per_step = "divide the distance by the number of steps: each step may move a weight by one learning rate"
+    reject_slips(got, [
+        (fraction * std, f"On {what} you returned the distance a weight may move, {got:.3g}, not a learning rate.",
+         f"Adam moves a weight by about one learning rate per step: {per_step}."),
+        (fraction * std * steps, f"On {what} you multiplied by the number of steps ({steps}).",
+         f"More steps leave room for a smaller rate only: {per_step}."),
+        (std / steps, f"On {what} the fraction ({fraction:g}) is missing.",
+         "Only a fraction of the typical size may be spent: multiply by fraction."),
+        (fraction * std / np.sqrt(steps), f"On {what} you divided by the square root of the steps.",
+         "That is how far random ± steps drift on average; the bound is for the worst case, every step the same "
+         "way: divide by steps."),
+        (fraction * float(np.var(w)) / steps, f"On {what} you used the variance, the square of the typical size.",
+         "The standard deviation is np.std(weights), in the units of the weights."),
+        (fraction * float(np.sqrt(np.mean(w ** 2))) / steps,
+         f"On {what} you used the root mean square of the weights, which includes their mean "
+         f"({float(np.mean(w)):.3g} here).", "Use their spread around the mean: np.std(weights)."),
+        (fraction * float(np.mean(np.abs(w))) / steps, f"On {what} you used the mean absolute value of the weights.",
+         "The exercise measures the typical size by the standard deviation: np.std(weights)."),
+        (fraction * float(np.max(np.abs(w))) / steps, f"On {what} you used the largest weight, not the typical one.",
+         "Use np.std(weights)."),
+        (fraction * float(np.mean(w)) / steps, f"On {what} you used the mean of the weights, not their spread "
+         f"(their mean is {float(np.mean(w)):.3g} here).", "Use np.std(weights)."),
+        (fraction * std / (steps - 1) if steps > 1 else float("nan"), f"On {what} you divided by steps − 1.",
+         "Every one of the steps moves the weight: divide by steps."),
+    ], tol=1e-9, rel=1e-3)
+    raise Wrong(f"On {what} (standard deviation {std:.4g}) you returned {got:.4g}; the largest rate is {right:.4g}.",
+                hint="steps × learning_rate may be at most fraction × np.std(weights).")
 
 
 @question(
     "12.fine_tune_lr",
-    title="A learning rate for fine-tuning, when training from scratch used Adam at 1e-2",
-    hint="Fine-tune at about a tenth (down to a thousandth) of the training learning rate.",
+    title="A function fine_tune_lr(weights, steps, fraction): the largest Adam rate that moves no weight by more "
+          "than fraction of their standard deviation in steps steps",
+    hint="Adam moves a weight by at most about the learning rate per step: steps × rate ≤ fraction × np.std(weights).",
+    hidden=[hidden_case(_lr_case, _weights(3, (64,), 1.0, 0.2), 1, 1.0,
+                        "a bias vector whose mean is 1, one step, fraction 1")],
 )
 def fine_tune_lr(answer: Any) -> str:
-    value = expect_number(answer, 1e-3, tol=1e12, name="the learning rate")
-    if value <= 0:
-        raise Wrong("A learning rate must be positive.")
-    if value >= 1e-2:
-        raise Wrong(f"{value:g} is as large as (or larger than) the rate for training from scratch.",
-                    hint="Large steps destroy the pretrained features in the first updates: go about ten times lower.")
-    if value > 3e-3:
-        raise Wrong(f"{value:g} is only a little below 1e-2.", hint="Go about ten times lower than training.")
-    if value < 1e-6:
-        raise Wrong(f"{value:g} is so small that the few fine-tuning steps change almost nothing.",
-                    hint="About ten to a thousand times lower than training, not a million.")
-    return f"Reasonable: {value:g} is {1e-2 / value:,.0f} times lower than training; the chapter uses 1e-3."
+    kernel = _weights(1, (3, 3, 16, 32), 0.0, 0.05)  # centred, as trained kernels nearly are
+    _lr_case(answer, kernel, 200, 0.5, "a 3×3×16×32 kernel, 200 steps, fraction 0.5")
+    _lr_case(answer, _weights(2, (128, 10), 0.0, 0.3), 50, 0.1, "a 128×10 matrix, 50 steps, fraction 0.1")
+    return ("Right: steps × rate ≤ fraction × std. Try it on this run's kernel and compare with "
+            "FINE_TUNE_LEARNING_RATE and with how far section 5's weights really moved.")
 
 
 # --- the chapter's table, and which approach won -------------------------------------------------------------
@@ -196,14 +241,15 @@ def transfer_table(answer: Any) -> str:
         table[method] = {n: expect_number(row[n], 0.5, tol=1e12, name=f"{method} at {n}") for n in LABELS}
         if not all(0.0 <= a <= 1.0 for a in table[method].values()):
             raise Wrong(f"An accuracy of {method} is outside [0, 1].")
+    _RUN.clear()
+    _RUN.update(table)  # whatever the outcome: exercise 4 reads this run's table, whichever row won
     transfer = max(table["feature extraction"][100], table["fine-tuning"][100])
     scratch = table["from scratch"][100]
     if transfer <= scratch:
         raise Wrong(f"With 100 labels the pretrained base ({transfer:.3f}) does not beat training from scratch "
                     f"({scratch:.3f}).",
-                    hint="Pretrain longer (PRETRAIN_EPOCHS) or give the head more steps (STEPS).")
-    _RUN.clear()
-    _RUN.update(table)
+                    hint="Pretrain longer (PRETRAIN_EPOCHS) or give the head more steps (STEPS); exercise 4 "
+                         "reads this table all the same.")
     return f"With 100 labels the pretrained base reaches {transfer:.3f}, from scratch {scratch:.3f}."
 
 
