@@ -392,7 +392,7 @@ def test_tensorflow_values_tensors_and_keras_models(questions):
 
     assert check("00.tensorflow_version", tf.__version__).passed
     fb = check("00.tensorflow_version", tf)
-    assert "module itself" in fb.message
+    assert "the module tensorflow, not its version" in fb.message
     assert "not the installed" in check("00.tensorflow_version", "0.0.1").message
 
     assert check("99.number", tf.constant(0.525)).passed

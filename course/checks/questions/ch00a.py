@@ -1,10 +1,12 @@
-"""Chapter 00a (the Python, NumPy and matplotlib primer): slicing, a function returning (min, max, mean), a
-broadcast shape, an axis sum, a vectorised ReLU, a reshape and a layer's X @ W + b."""
+"""Chapter 00a (the Python, NumPy and matplotlib primer): slicing, a function returning (min, max, mean), a ranked
+report (sorted with a key, enumerate, format specs), a broadcast shape, an axis sum, a vectorised ReLU, a reshape
+and a layer's X @ W + b."""
 
 from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ IMAGES = np.arange(5 * 4 * 4).reshape(5, 4, 4)  # five tiny 4×4 "images"
 X = np.array([[1, 0, 2], [0, 1, 1], [2, 1, 0], [1, 1, 1], [0, 0, 1]])  # 5 examples, 3 features
 W = np.array([[1, -1], [0, 2], [3, 1]])  # 3 inputs -> 2 outputs
 B = np.array([10, 20])
+MODELS = {"VGG-16": 0.934, "LeNet-5": 0.912, "ResNet": 0.941, "AlexNet": 0.925}  # test accuracy per model
 
 
 def _quotes(answer: Any, what: str) -> None:
@@ -41,7 +44,13 @@ def _quotes(answer: Any, what: str) -> None:
          "or week[-3:][::-1].",
 )
 def slicing(answer: Any) -> str:
+    if isinstance(answer, str) and "[" not in answer:
+        raise Wrong(f"The answer is one string, {short(answer)}; expected a list of day names.",
+                    hint="A slice of the list week is a list: week[:-4:-1] (no join, no quotes).")
     _quotes(answer, "the slice")
+    if type(answer).__name__ in {"list_reverseiterator", "reversed"}:
+        raise Wrong("reversed(...) gives an iterator that hands out the days one at a time, not a list.",
+                    hint="Slice instead: a step of -1 reverses, week[-3:][::-1] (or list(reversed(week[-3:]))).")
     if isinstance(answer, np.ndarray):
         answer = answer.tolist()
     if not isinstance(answer, (list, tuple)):
@@ -66,6 +75,10 @@ def slicing(answer: Any) -> str:
     if days in (["sun", "sat"], ["sun"]):
         raise Wrong(f"Only {len(days)} day(s).", hint="Count again: the stop is left out, so go one further: "
                                                        "week[:-4:-1].")
+    if days == WEEK[-3::-1]:
+        raise Wrong("That starts at 'fri' and walks back to the start of the week.",
+                    hint="With a step of -1 the start is where you begin: begin at the end, week[:-4:-1] (or "
+                         "week[-1:-4:-1]).")
     if days in (["sat", "fri", "thu"], ["sat", "fri"]):
         raise Wrong("It starts one day too early: 'sun' is missing.",
                     hint="week[-1] is the last day; with a step of -1, leave the start out: week[:-4:-1].")
@@ -141,7 +154,129 @@ def stats(answer: Any) -> str:
     return "Right: `return a, b, c` returns a tuple, and `low, high, mean = stats(...)` unpacks it."
 
 
-# --------------------------------------------------------------------------------------------- 3. broadcasting
+# --------------------------------------------------------------------------------------------- 3. a ranked report
+
+
+def _report_lines(results: dict[str, float], start: int = 1, order: list[str] | None = None,
+                  line: str = "{rank}. {name:<8} {accuracy:.1%}") -> list[str]:
+    """The report's lines: best model first (or in ``order``), ranks from ``start``, each line formatted by ``line``."""
+    ranked = order if order is not None else _expected_order(results)
+    return [line.format(rank=rank, name=name, accuracy=results[name]) for rank, name in enumerate(ranked, start=start)]
+
+
+class _Percent(float):
+    """An accuracy that formats as ``f"{accuracy * 100}%"`` does: the slip of computing the percentage by hand."""
+
+    def __format__(self, spec: str) -> str:
+        return f"{float(self) * 100}%"
+
+
+def _expected_order(results: dict[str, float]) -> list[str]:
+    return sorted(results, key=lambda name: results[name], reverse=True)
+
+
+# Lines a student writes instead of "{rank}. {name:<8} {accuracy:.1%}", and what to say about each.
+_LINE_SLIPS = [
+    ("{rank}. {name} {accuracy:.1%}", "The names are not padded to 8 characters, so the accuracies do not line up.",
+     "A width after the colon pads the text: {name:<8}."),
+    ("{rank}. {name:>8} {accuracy:.1%}", "The names are padded on the left (right-aligned).",
+     "< puts the text on the left of its 8 characters: {name:<8}."),
+    ("{rank}. {name:<8} {accuracy}", "The accuracy is printed as it is stored, not as a percentage.",
+     "The spec .1% multiplies by 100 and keeps one decimal: {accuracy:.1%}."),
+    ("{rank}. {name:<8} {accuracy:.1f}", "The accuracy has one decimal but is not a percentage.",
+     "Use % instead of f: {accuracy:.1%} multiplies by 100 and adds the % sign."),
+    ("{rank}. {name:<8} {accuracy:%}", "The percentage has six decimals.", "Keep one: {accuracy:.1%}."),
+    ("{rank}. {name:<8} {accuracy:.0%}", "The percentage has no decimal.", "Keep one: {accuracy:.1%}."),
+    ("{rank}. {name:<8} {accuracy:.2%}", "The percentage has two decimals.", "Keep one: {accuracy:.1%}."),
+    ("{rank} {name:<8} {accuracy:.1%}", "The rank has no dot after it.", "Write the dot: {rank}. {name:<8} ..."),
+]
+
+
+def _report_case(answer: Any, results: dict[str, float], what: str | None = None) -> None:
+    """Call the student's report(results) on a copy of ``results`` and compare its lines with the ranked report."""
+    name = what or f"report({results})"
+    given = dict(results)
+    lines = call_student(answer, given, name="report")
+    if given != results or list(given) != list(results):
+        raise Wrong(f"{name} changed the dictionary it was given.",
+                    hint="sorted(results, key=...) makes a new list and leaves the dictionary as it is.")
+    if lines is None:
+        raise Wrong(f"{name} returned None.",
+                    hint="Collect the lines in a list and end with return lines (printing them is not returning them).")
+    if isinstance(lines, str):
+        raise Wrong(f"{name} returned one string; expected a list with one line per model.",
+                    hint="Make a list: lines = [], then lines.append(f\"...\") for each model, and return lines.")
+    if not isinstance(lines, (list, tuple)):
+        raise Wrong(f"{name} returned {describe(lines)}; expected a list of lines (strings).",
+                    hint="return lines, where lines is a list of f-strings.")
+    lines = list(lines)
+    expected = _report_lines(results)
+    if lines == expected:
+        return
+    if not all(isinstance(line, str) for line in lines):
+        odd = next(line for line in lines if not isinstance(line, str))
+        raise Wrong(f"{name} returned a list that holds {describe(odd)}; every line should be a string.",
+                    hint="Build each line with an f-string: f\"{rank}. ...\".")
+    if len(lines) != len(expected):
+        raise Wrong(f"{name} returned {len(lines)} line(s) for {len(results)} model(s); expected one line per model.",
+                    hint="Loop over every model of the dictionary you are given, not over a fixed number.")
+    if [line.rstrip("\n") for line in lines] == expected:
+        raise Wrong(f"The lines of {name} end with a newline character.",
+                    hint="Leave out the \\n: a list keeps the lines apart by itself.")
+    by_accuracy = sorted(results, key=lambda n: results[n])
+    orders = [
+        (by_accuracy, "worst model first", "sorted(...) sorts from small to large; add reverse=True."),
+        (sorted(results), "sorted by name", "Sort the names by their accuracy: sorted(results, key=lambda name: "
+                                             "results[name], reverse=True)."),
+        (sorted(results, reverse=True), "sorted by name, backwards", "Sort by accuracy: key=lambda name: "
+                                                                     "results[name]."),
+        (list(results), "in the dictionary's own order, not ranked", "Sort them first: sorted(results, key=lambda "
+                                                                     "name: results[name], reverse=True)."),
+    ]
+    for order, problem, hint in orders:
+        if order != by_accuracy[::-1] and lines == _report_lines(results, order=order):
+            raise Wrong(f"The models of {name} are {problem}.", hint=hint)
+    if lines == _report_lines(results, start=0):
+        raise Wrong(f"The ranks of {name} start at 0.", hint="enumerate(..., start=1) counts from 1.")
+    for line, message, hint in _LINE_SLIPS:
+        if lines == _report_lines(results, line=line):
+            raise Wrong(f"{message} ({name}, line 1: {lines[0]!r}; expected {expected[0]!r})", hint=hint)
+    percent = {n: _Percent(a) for n, a in results.items()}  # accuracy * 100 as Python prints it, then a % sign
+    if lines == _report_lines(percent, order=_expected_order(results)):
+        index = next(i for i, (got, want) in enumerate(zip(lines, expected)) if got != want)
+        raise Wrong(f"The accuracy is multiplied by 100 but not rounded: line {index + 1} of {name} is "
+                    f"{lines[index]!r}; expected {expected[index]!r}.",
+                    hint="Let the format spec do both: {accuracy:.1%} multiplies by 100 and keeps one decimal.")
+    index = next(i for i, (got, want) in enumerate(zip(lines, expected)) if got != want)
+    raise Wrong(f"Line {index + 1} of {name} is {lines[index]!r}; expected {expected[index]!r}.",
+                hint="Each line is the rank, a dot, the name padded to 8 characters and the accuracy as a "
+                     "percentage with one decimal: {rank}. {name:<8} {accuracy:.1%}.")
+
+
+_HIDDEN_REPORT = [
+    hidden_case(_report_case, {"only": 0.5}, "the report of a single model"),
+    hidden_case(_report_case, {f"net-{i}": float(a) for i, a in enumerate(
+        np.random.default_rng(3).permutation(np.arange(800, 911, 10)) / 1000, start=1)}, "the report of 12 models"),
+    hidden_case(_report_case, {"tiny": 0.07, "GoogLeNet-v1": 0.9996, "ResNet-152": 0.883},
+                "a report with accuracies of 0.07 and 0.9996 and names longer than 8 characters"),
+]
+
+
+@question(
+    "00a.report",
+    title="report(results): the models ranked best first, one formatted line each",
+    hint="ranked = sorted(results, key=lambda name: results[name], reverse=True); then for rank, name in "
+         "enumerate(ranked, start=1): lines.append(f\"{rank}. {name:<8} {results[name]:.1%}\").",
+    hidden=_HIDDEN_REPORT,
+)
+def report(answer: Any) -> str:
+    _report_case(answer, MODELS)
+    _report_case(answer, {"MLP": 0.872, "CNN": 0.918, "RNN": 0.861})
+    return ("Right: sorted(..., key=..., reverse=True) ranks the models, enumerate(..., start=1) numbers them, and "
+            "{name:<8} and {accuracy:.1%} line the columns up.")
+
+
+# --------------------------------------------------------------------------------------------- 4. broadcasting
 
 
 def _as_shape(answer: Any, name: str) -> tuple[int, ...]:
@@ -190,7 +325,7 @@ def broadcast_shape(answer: Any) -> str:
                 hint="Try it: print((np.zeros((4, 1, 3)) + np.zeros((5, 1))).shape), then work out why.")
 
 
-# --------------------------------------------------------------------------------------------- 4. axis sum
+# --------------------------------------------------------------------------------------------- 5. axis sum
 
 
 @question(
@@ -217,7 +352,7 @@ def axis_sum(answer: Any) -> str:
     return "Right: axis=0 is the axis that disappears: (4 days, 3 shops) -> 3 totals."
 
 
-# --------------------------------------------------------------------------------------------- 5. relu
+# --------------------------------------------------------------------------------------------- 6. relu
 
 
 _TRUTH = "truth value of an array"
@@ -249,6 +384,100 @@ def _relu_case(answer: Any, x: np.ndarray, what: str | None = None) -> None:
     expect_array(array, expected, shape=x.shape, tol=1e-6, name=name)
 
 
+class _ElementLoop:
+    """Watches one call of a student's function for a Python-level loop over the elements of its array.
+
+    Two signs, both deterministic (no timing, so a busy machine cannot change the verdict): the Python lines the
+    call runs (``sys.settrace`` counts each line event, and a loop or a comprehension runs its line once per
+    element), and helpers whose loop runs in C, out of the tracer's sight (np.vectorize, np.frompyfunc, and map
+    named in the student's own code). It chains any profile function already set
+    (call_student's NumPy-only watch).
+    """
+
+    HELPERS = {"frompyfunc": "np.frompyfunc"}  # C functions that call a Python function once per element
+    LOOPING_NAMES = {"map": "map", "starmap": "itertools.starmap"}  # types: calling one makes no profile event
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.helper: str | None = None
+
+    def _line(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            self.lines += 1
+        return self._line
+
+    def _call(self, frame: Any, event: str, arg: Any) -> Any:
+        return self._line
+
+    def _note(self, frame: Any, event: str, arg: Any) -> None:
+        if self.helper is not None:
+            return
+        if event == "c_call":
+            self.helper = self.HELPERS.get(getattr(arg, "__name__", ""))
+        elif event == "call":
+            module = frame.f_globals.get("__name__") or ""
+            qualname = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
+            if module.split(".", 1)[0] == "numpy":
+                if qualname.startswith("vectorize.") or frame.f_code.co_name == "_vectorize_call":
+                    self.helper = "np.vectorize"
+            else:  # the student's own code: does it name map (whose loop runs in C, out of the tracer's sight)?
+                self.helper = next((self.LOOPING_NAMES[n] for n in frame.f_code.co_names if n in self.LOOPING_NAMES),
+                                   None)
+
+    def wrap(self, fn: Any) -> Any:
+        def run(x: np.ndarray) -> Any:
+            previous_trace, previous_profile = sys.gettrace(), sys.getprofile()
+
+            def profile(frame: Any, event: str, arg: Any) -> None:
+                if previous_profile is not None:
+                    previous_profile(frame, event, arg)
+                try:
+                    self._note(frame, event, arg)
+                except Exception:  # noqa: BLE001  (a profile function that raises would stop profiling)
+                    pass
+
+            sys.setprofile(profile)
+            sys.settrace(self._call)
+            try:
+                return fn(x)
+            finally:
+                sys.settrace(previous_trace)
+                sys.setprofile(previous_profile)
+
+        return run
+
+
+_LOOP_SIZES = (16, 4096)  # a vectorised relu runs as many Python lines on both; a loop, one or more per element
+
+
+def _no_element_loop(answer: Any) -> None:
+    """Wrong when relu, called on 16 and on 4,096 random numbers, loops over the elements in Python (a for loop,
+    a comprehension, np.vectorize, map ...); a call that raises is left to the correctness cases."""
+    rng = np.random.default_rng(11)
+    watches = []
+    for size in _LOOP_SIZES:
+        watch = _ElementLoop()
+        try:
+            call_student(watch.wrap(answer), rng.normal(size=size), name="relu", forbid=NUMPY_ONLY)
+        except Wrong:
+            return  # it raised, or used TensorFlow: the cases that follow say so, with their hints
+        watches.append(watch)
+    helper = next((w.helper for w in watches if w.helper), None)
+    if helper == "np.vectorize":
+        raise Wrong("relu uses np.vectorize, which calls a Python function once per element: a loop in disguise "
+                    "(NumPy's documentation says it is 'essentially a for loop').",
+                    hint="Let one NumPy operation handle the whole array: np.maximum(x, 0).")
+    if helper is not None:
+        raise Wrong(f"relu uses {helper}, which handles the elements one at a time in Python: a loop over the "
+                    "elements.", hint="Let one NumPy operation handle the whole array: np.maximum(x, 0).")
+    small, large = (w.lines for w in watches)
+    if large - small >= _LOOP_SIZES[1] // 4:
+        raise Wrong(f"relu loops over the elements in Python: on {_LOOP_SIZES[1]:,} numbers it ran {large:,} lines of "
+                    f"Python, on {_LOOP_SIZES[0]} numbers {small:,}. The exercise asks for no loop.",
+                    hint="A comparison and np.maximum work on every element at once: np.maximum(x, 0), x * (x > 0) "
+                         "or np.where(x > 0, x, 0).")
+
+
 _RNG = np.random.default_rng(7)
 _HIDDEN_RELU = [
     hidden_case(_relu_case, _RNG.normal(size=(3, 4)).round(3), "relu of a 2-D array of shape (3, 4)"),
@@ -259,18 +488,19 @@ _HIDDEN_RELU = [
 
 @question(
     "00a.relu",
-    title="A vectorised relu(x): max(x, 0) for every element of an array of any shape (NumPy only)",
+    title="A vectorised relu(x): max(x, 0) for every element of an array of any shape (NumPy only, no loop)",
     hint="np.maximum(x, 0) compares every element with 0 and keeps the shape; no loop needed.",
     hidden=_HIDDEN_RELU,
 )
 def relu(answer: Any) -> str:
+    _no_element_loop(answer)
     _relu_case(answer, np.array([-2.0, -0.5, 0.0, 1.5, 3.0]))
     _relu_case(answer, np.array([-1, 2, -3, 4]))
     _relu_case(answer, np.random.default_rng(8).normal(size=10_000).astype(np.float32), "relu of 10,000 numbers")
     return "Right: one vectorised call does the whole array, whatever its shape. Chapter 05 uses ReLU in every layer."
 
 
-# --------------------------------------------------------------------------------------------- 6. reshape
+# --------------------------------------------------------------------------------------------- 7. reshape
 
 
 @question(
@@ -298,7 +528,7 @@ def reshape(answer: Any) -> str:
     return "Right: row i holds image i's 16 pixels, row after row (the same as MNIST's 28×28 -> 784)."
 
 
-# --------------------------------------------------------------------------------------------- 7. a layer
+# --------------------------------------------------------------------------------------------- 8. a layer
 
 
 @question(
