@@ -120,8 +120,8 @@ def test_bias_correction_hidden_cases(grading):
 # --- 10.saddle_escape ---------------------------------------------------------------------------------------
 
 
-def _keras_saddle_escapes() -> dict:
-    """The escape steps of the committed saddle run, made by Keras' own optimizers in float32."""
+def _keras_saddle_escapes(start=ch10.SADDLE_START) -> dict:
+    """The escape steps of the saddle run from ``start``, made by Keras' own optimizers in float32."""
     makers = {
         "SGD": lambda: keras.optimizers.SGD(learning_rate=ch10.SADDLE_LEARNING_RATE),
         "Momentum": lambda: keras.optimizers.SGD(learning_rate=ch10.SADDLE_LEARNING_RATE,
@@ -134,7 +134,7 @@ def _keras_saddle_escapes() -> dict:
     }
     escapes = {}
     for name, make in makers.items():
-        optimizer, w = make(), tf.Variable(ch10.SADDLE_START, dtype=tf.float32)
+        optimizer, w = make(), tf.Variable(start, dtype=tf.float32)
         optimizer.build([w])
 
         @tf.function
@@ -151,33 +151,38 @@ def _keras_saddle_escapes() -> dict:
     return escapes
 
 
-def test_saddle_escapes_match_keras_in_float32():
+@pytest.mark.parametrize("start", [ch10.SADDLE_START, ch10.EXERCISE_START], ids=["section 7", "exercise 3"])
+def test_saddle_escapes_match_keras_in_float32(start):
     """The grader's float64 run and Keras' float32 run escape at the same steps (none sits near |y| = 1)."""
-    assert _keras_saddle_escapes() == ch10.saddle_escapes()
+    assert _keras_saddle_escapes(start) == ch10.saddle_escapes(start)
     for name in ch10.OPTIMIZERS:
-        y = np.abs(ch10.saddle_path(name)[:, 1])
+        y = np.abs(ch10.saddle_path(name, start=start)[:, 1])
         assert np.min(np.abs(y - 1.0)) > 1e-3, f"{name} passes too close to |y| = 1 for float32 to agree"
 
 
-def test_saddle_run_shows_the_classic_picture():
-    """SGD stays at the saddle; momentum and the per-parameter methods get out (the chapter's text)."""
-    escapes = ch10.saddle_escapes()
-    assert escapes["SGD"] is None and escapes["Adagrad"] is None
-    assert all(escapes[n] is not None for n in ("Momentum", "Nesterov", "RMSprop", "Adam"))
+def test_saddle_runs_are_the_ones_the_chapter_describes():
+    """Section 7's text and its assertion state these steps; exercise 3's run differs for every escaping rule
+    but Adam (so the steps printed in section 7 are not its answer)."""
+    assert ch10.saddle_escapes() == {"SGD": None, "Momentum": 72, "Nesterov": 67, "Adagrad": None,
+                                     "RMSprop": 72, "Adam": 77}
+    exercise = ch10.saddle_escapes(ch10.EXERCISE_START)
+    assert exercise == {"SGD": None, "Momentum": 95, "Nesterov": 89, "Adagrad": None, "RMSprop": 73, "Adam": 77}
 
 
 def test_saddle_escape_accepts_the_students_computation():
     answer = {}
     for name in ch10.OPTIMIZERS:
-        out = np.nonzero(np.abs(ch10.saddle_path(name)[:, 1]) > 1)[0]
+        out = np.nonzero(np.abs(ch10.saddle_path(name, start=(1.0, 0.0001))[:, 1]) > 1)[0]
         answer[name] = int(out[0]) if len(out) else None
-    assert check("10.saddle_escape", answer).passed
+    feedback = check("10.saddle_escape", answer)
+    assert feedback.passed, feedback.message
+    assert "Momentum 72 → 95" in feedback.message and "RMSprop 72 → 73" in feedback.message
     numpy_ints = {k: (None if v is None else np.int64(v)) for k, v in answer.items()}
     assert check("10.saddle_escape", numpy_ints).passed
 
 
 def _right() -> dict:
-    return dict(ch10.saddle_escapes())
+    return dict(ch10.saddle_escapes(ch10.EXERCISE_START))
 
 
 def test_saddle_escape_names_the_slip():
@@ -206,9 +211,18 @@ def test_saddle_escape_names_the_slip():
     assert "whole number" in _message(check("10.saddle_escape", _right() | {escaped[0]: 70.5}))
 
 
+def test_saddle_escape_refuses_section_7s_steps():
+    """The steps section 7 prints, copied whole or for one optimizer, are not the answer from the new start."""
+    copied = check("10.saddle_escape", dict(ch10.saddle_escapes()))
+    assert not copied.passed and "section 7's run" in _message(copied)
+    one = check("10.saddle_escape", _right() | {"Momentum": ch10.saddle_escapes()["Momentum"]})
+    assert not one.passed and "Momentum's step in section 7's run" in _message(one)
+
+
 def test_saddle_escape_refuses_the_guess_that_everything_escapes_or_nothing_does():
     assert not check("10.saddle_escape", {n: None for n in ch10.OPTIMIZERS}).passed
     assert not check("10.saddle_escape", {n: 50 for n in ch10.OPTIMIZERS}).passed
+    assert not check("10.saddle_escape", {n: 75 for n in ch10.OPTIMIZERS}).passed
 
 
 # --- 10.best_learning_rate ----------------------------------------------------------------------------------
@@ -242,6 +256,8 @@ def test_best_learning_rate(grading):
     (lambda h: 0, "position"),
     (lambda h: 0.7777, "not one of the learning rates"),
     (lambda h: (best_learning_rate(h), 0.4), "pair"),
+    (lambda h: max(h, key=lambda lr: h[lr]["val_accuracy"][-1]), "chosen_rate"),
+    (lambda h: max(h, key=lambda lr: max(h[lr]["val_accuracy"])), "chosen_rate"),
 ])
 def test_best_learning_rate_names_the_slip(fn, part):
     feedback = check("10.best_learning_rate", fn)
@@ -359,7 +375,14 @@ def test_the_notebook_runs_the_saddle_the_grader_replays():
     assert settings["SADDLE_START"] == ch10.SADDLE_START
     assert settings["SADDLE_STEPS"] == ch10.SADDLE_STEPS
     assert settings["SADDLE_LEARNING_RATE"] == ch10.SADDLE_LEARNING_RATE
-    hyper = settings["VALLEY_HYPER"]
-    assert list(hyper) == list(ch10.OPTIMIZERS)  # the saddle keeps each optimizer's other settings
-    assert hyper["Momentum"]["momentum"] == hyper["Nesterov"]["momentum"] == ch10.SADDLE_MOMENTUM
-    assert all(set(hyper[n]) == {"learning_rate"} for n in ("SGD", "Adagrad", "RMSprop", "Adam"))
+    assert settings["SADDLE_MOMENTUM"] == ch10.SADDLE_MOMENTUM
+    assert list(settings["VALLEY_HYPER"]) == list(ch10.OPTIMIZERS)
+
+
+def test_exercise_3_names_the_start_the_grader_replays():
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    text = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
+                and "".join(c["source"]).startswith("**3.**"))
+    assert "(1, 0.0001)" in text and ch10.EXERCISE_START == (1.0, 0.0001)
+    assert f"learning rate {ch10.SADDLE_LEARNING_RATE}, momentum {ch10.SADDLE_MOMENTUM}, " \
+           f"{ch10.SADDLE_STEPS} steps" in text
