@@ -28,7 +28,8 @@
 
 # The known-harmless lines: (name, the line, a line that always follows it, harmless only when this kernel
 # can have no GPU). Recorded from TensorFlow 2.21 on a CPU-only server: the first `import tensorflow` writes
-# the first three, the first device query the cuInit line. Where a GPU should work (a device is present and
+# the first three (or the oneDNN line in place of cpu_feature_guard's, by the CPU), the first device query the
+# cuInit line. Where a GPU should work (a device is present and
 # nothing hides it), the CUDA lines are real errors and are shown.
 _COURSE_LOG_HEAD = (r"(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ |\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] )"
                     r"(?:[\w.-]+/)*")
@@ -44,6 +45,8 @@ _COURSE_HARMLESS_LINES = (
      _COURSE_LOG_HEAD + r"cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, GPU will not be used\.",
      None, True),
     ("cuinit-no-gpu", _COURSE_LOG_HEAD + r"cuda_platform\.cc:\d+\] failed call to cuInit: .*", None, True),
+    # On CPUs where TensorFlow turns oneDNN's custom operations on (AVX-512 ones), in place of cpu_feature_guard.
+    ("onednn-on", _COURSE_LOG_HEAD + r"port\.cc:\d+\] oneDNN custom operations are on\. .*", None, False),
 )
 # An unfinished line that starts like one of them is held back (at most this long) until its end arrives.
 _COURSE_HOLD_SECONDS = 0.05

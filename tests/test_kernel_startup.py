@@ -84,6 +84,14 @@ def test_the_recorded_start_up_lines_are_dropped_and_real_errors_pass_unchanged(
     assert run_filter([REAL])[0] == REAL
 
 
+def test_the_onednn_line_of_an_avx512_cpu_is_dropped_too():
+    line = (b"I0000 00:00:1796686566.772527   15189 port.cc:153] oneDNN custom operations are on. You may see "
+            b"slightly different numerical results due to floating-point round-off errors from different computation "
+            b"orders. To turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.\n")
+    out, f = run_filter([line + REAL])
+    assert out == REAL and f.dropped == {"onednn-on": 1}
+
+
 def test_every_split_of_the_stream_gives_the_same_output():
     stream = mixed(b"no newline at the end")
     expected = REAL + b"no newline at the end"
@@ -479,7 +487,7 @@ def test_importing_tensorflow_shows_none_of_the_harmless_lines(hub_kernel):
     assert (out, line) == ("", "CPU only: this machine has no GPU\n")
     later = later.replace(end, "")
     assert not [w for w in HARMLESS_WORDS if w in err + later], err + later
-    assert not re.search(r"cuda|cpu_feature_guard", err + later, re.IGNORECASE), err + later
+    assert not re.search(r"cuda|cpu_feature_guard|oneDNN", err + later, re.IGNORECASE), err + later
     # TensorFlow did write them: the server's log (the kernel's own stderr) has them
     log = Path(hub_kernel.log.name).read_text()
     for word in HARMLESS_WORDS:

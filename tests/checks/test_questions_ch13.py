@@ -33,7 +33,9 @@ def test_global_batch_right():
 
 
 @pytest.mark.parametrize(("answer", "part"), [(96, "per-replica"), (32, "divides"), (99, "adds"),
-                                              (192, "3 GPUs"), (288.5, "whole number"), (300, "not the global")])
+                                              (192, "3 GPUs"), (288.5, "whole number"), (300, "not the global"),
+                                              (np.array([288]), "one whole number"), ([96, 96, 96], "one whole number"),
+                                              ("288", "str"), (True, "bool")])
 def test_global_batch_slips(answer, part):
     feedback = check("13.global_batch", answer)
     assert not feedback.passed and part in _text(feedback)
@@ -61,13 +63,20 @@ def test_scaled_lr_slips(answer, part):
     assert not feedback.passed and part in _text(feedback)
 
 
-def test_scaled_lr_integer_ratio_passes_publicly_but_a_hidden_case_catches_it(monkeypatch):
-    floor = lambda lr, base, new: lr * (new // base)  # noqa: E731
+def test_scaled_lr_a_rounded_ratio_or_result_fails_publicly():
+    floor = check("13.scaled_lr", lambda lr, base, new: lr * (new // base))
+    assert not floor.passed and "rounded down" in _text(floor) and "Use / rather than //" in _text(floor)
+    rounded = check("13.scaled_lr", lambda lr, base, new: round(lr * new / base, 2))
+    assert not rounded.passed and "scaled_learning_rate(0.003, 128, 320)" in rounded.message
+
+
+def test_scaled_lr_that_never_lowers_the_rate_passes_publicly_but_a_hidden_case_catches_it(monkeypatch):
+    only_up = lambda lr, base, new: lr * max(new / base, 1)  # noqa: E731
     monkeypatch.delenv("COURSE_GRADING", raising=False)
-    assert check("13.scaled_lr", floor).passed
+    assert check("13.scaled_lr", only_up).passed
     monkeypatch.setenv("COURSE_GRADING", "1")
-    graded = check("13.scaled_lr", floor)
-    assert not graded.passed and "rounded down" in _text(graded)
+    graded = check("13.scaled_lr", only_up)
+    assert not graded.passed and "the rate goes down too" in graded.message
 
 
 # --- 13.tf_config ------------------------------------------------------------------------------------------

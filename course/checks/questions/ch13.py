@@ -1,5 +1,5 @@
 """Chapter 13 (distributed training): global and per-replica batches, the linear scaling rule, TF_CONFIG, and the
-chapter's own runs (the custom loop matches model.fit; two workers train exactly like one device)."""
+chapter's own runs (the custom loop matches model.fit; two workers train like one device, to float rounding)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ DRIFT_TOL = 1e-2
     hint="Every replica (GPU) takes its own 96 examples per step: global batch = per-replica batch × replicas.",
 )
 def global_batch(answer: Any) -> str:
+    if isinstance(answer, (list, tuple)) or getattr(answer, "ndim", 0) > 0:
+        raise Wrong(f"The global batch is {describe(answer)}; expected one whole number.",
+                    hint="Give the number itself (for example 3 * 96), not a list or an array.")
     value = expect_whole_number(answer, name="the global batch", hint="A batch is a whole number of examples.")
     per, gpus = WORKSTATION_PER_REPLICA, WORKSTATION_GPUS
     slips = {
@@ -108,7 +111,7 @@ _HIDDEN_SCALED = [
     hidden=_HIDDEN_SCALED,
 )
 def scaled_lr(answer: Any) -> None:
-    for case in [(0.1, 256, 1024), (0.01, 64, 192), (0.05, 32, 32)]:
+    for case in [(0.1, 256, 1024), (0.01, 64, 192), (0.05, 32, 32), (0.003, 128, 320)]:
         _scaled_case(answer, *case)
 
 
@@ -273,7 +276,7 @@ def custom_loop_matches(answer: Any) -> str:
 
 @question(
     "13.workers_agree",
-    title="Two worker processes (MultiWorkerMirroredStrategy) train exactly like one device",
+    title="Two worker processes (MultiWorkerMirroredStrategy) train like one device, to float rounding",
     hint="Both workers need the same cluster in TF_CONFIG, their own task index, and the same global batch.",
     kind=RESULT,
 )
