@@ -44,8 +44,8 @@ def _pool_from_zero(x):
 
 
 def _softmax_without_max(z):
-    """Stable for large positive logits (it subtracts the largest of the whole batch only if it is positive)."""
-    shift = max(float(np.max(z)), 0.0)
+    """Stable for large positive logits (it subtracts each row's largest only if it is positive)."""
+    shift = np.maximum(z.max(axis=-1, keepdims=True), 0.0)
     e = np.exp(z - shift)
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -137,10 +137,10 @@ def _bottleneck_block(x, filters, expand=None):
     from keras import layers
 
     out = expand or 4 * filters
-    h = layers.Conv2D(filters, 1, activation="relu")(x)
-    h = layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
-    h = layers.Conv2D(out, 1)(h)
-    shortcut = x if x.shape[-1] == out else layers.Conv2D(out, 1)(x)
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 1)(x)))
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(h)))
+    h = layers.BatchNormalization()(layers.Conv2D(out, 1)(h))
+    shortcut = x if x.shape[-1] == out else layers.BatchNormalization()(layers.Conv2D(out, 1)(x))
     return layers.ReLU()(layers.Add()([h, shortcut]))
 
 
@@ -151,7 +151,10 @@ def _bottleneck_block_64(x, filters):
 
 CASES = {
     # question id: (a right answer, an answer the public cases pass and a hidden case catches, what it misses)
-    "00a.relu": (lambda x: np.maximum(x, 0), lambda x: np.array([max(0.0, v) for v in x]), "2-D array"),
+    "00a.relu": (lambda x: np.maximum(x, 0), lambda x: np.maximum(x.ravel(), 0), "2-D array"),
+    "00a.report": (lambda r: [f"{i}. {n:<8} {r[n]:.1%}" for i, n in enumerate(sorted(r, key=r.get)[::-1], 1)],
+                   lambda r: [f"{i}. {n:<8} {r[n] * 100}%" for i, n in enumerate(sorted(r, key=r.get)[::-1], 1)],
+                   "not rounded"),
     "00a.stats": (lambda v: (min(v), max(v), sum(v) / len(v)), _stats_max_from_zero, "all negative"),
     "02.count_classes": (lambda labels: np.bincount(labels, minlength=10),
                          lambda labels: np.bincount(labels, minlength=10) if len(labels) else np.zeros(0),
@@ -177,7 +180,11 @@ CASES = {
     "10.warmup_cosine": (_warmup_cosine, _warmup_cosine_fixed, "a warm-up of one step"),
     "12.trainable_and_frozen": (_split, _split_by_layer, "nothing frozen"),
     "12.unfreeze_top": (_unfreeze_top, _unfreeze_last_slice, "n = 0"),
-    "13.scaled_lr": (lambda lr, base, new: lr * new / base, lambda lr, base, new: lr * (new // base), "rounded down"),
+    "12.fine_tune_lr": (lambda w, steps, fraction: fraction * np.std(w) / steps,
+                        lambda w, steps, fraction: fraction * np.sqrt(np.mean(np.square(w))) / steps,  # centred only
+                        "root mean square"),
+    "13.scaled_lr": (lambda lr, base, new: lr * new / base, lambda lr, base, new: lr * max(new / base, 1),
+                     "the rate goes down too"),
     "13.tf_config": (lambda workers, index: {"cluster": {"worker": workers},
                                              "task": {"type": "worker", "index": index}},
                      lambda workers, index: {"cluster": {"worker": ["gpu-box-1:2222", "gpu-box-2:2222",

@@ -71,7 +71,7 @@ def test_output_shape_is_what_keras_builds():
 @pytest.mark.parametrize(("answer", "part"), [
     ((7, 7, 64), "rounded up"), ((8, 8, 64), "'valid'"), ((5, 5, 64), "keeps the size"), ((54, 54, 64), "strides"),
     ((6, 6, 32), "filters of the last convolution"), ((6, 6), "channels"), (36, "one number"),
-    ((None, None, 64), "None"),
+    ((None, None, 64), "None"), ((64, 6, 6), "channels first"),
 ])
 def test_output_shape_names_the_slip(answer, part):
     feedback = check("11.output_shape", answer)
@@ -127,11 +127,12 @@ def bottleneck_block(x, filters):
 
 
 def bottleneck_block_plus(x, filters):
-    """With biases, `+` for the addition, and no ReLU after it (the ResNet v2 ordering): also right."""
-    shortcut = x if x.shape[-1] == 4 * filters else layers.Conv2D(4 * filters, 1)(x)
-    h = layers.Conv2D(filters, 1, activation="relu")(x)
-    h = layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
-    return layers.Conv2D(4 * filters, 1)(h) + shortcut
+    """With biases, `+` for the addition, keras.ops.relu and Activation("relu") for the ReLUs: also right."""
+    shortcut = x if x.shape[-1] == 4 * filters else layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(x))
+    h = keras.ops.relu(layers.BatchNormalization()(layers.Conv2D(filters, 1)(x)))
+    h = layers.Activation("relu")(layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(h)))
+    h = layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(h))
+    return layers.Activation("relu")(h + shortcut)
 
 
 def test_bottleneck_block_right_answers_pass():
@@ -147,9 +148,10 @@ def test_bottleneck_block_leaves_shared_layers_as_they_were():
 
     def block(x, filters):
         h = shared(x) if x.shape[-1] == 64 and filters == 16 else layers.Conv2D(filters, 1)(x)
-        h = layers.Conv2D(filters, 3, padding="same")(h)
-        h = layers.Conv2D(4 * filters, 1)(h)
-        s = x if x.shape[-1] == 4 * filters else layers.Conv2D(4 * filters, 1)(x)
+        h = layers.ReLU()(layers.BatchNormalization()(h))
+        h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(h)))
+        h = layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(h))
+        s = x if x.shape[-1] == 4 * filters else layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(x))
         return layers.ReLU()(h + s)
 
     assert check("11.bottleneck_block", block).passed
@@ -216,6 +218,78 @@ def _basic_weights(x, filters):
     h = layers.Conv2D(4 * filters, 3, padding="same")(h)
     s = x if x.shape[-1] == 4 * filters else layers.Conv2D(4 * filters, 1)(x)
     return layers.ReLU()(h + s)
+
+
+def _without_batch_norm(x, filters):
+    """Right convolutions, skip and ReLUs, but no batch normalization at all."""
+    h = layers.Conv2D(filters, 1, activation="relu")(x)
+    h = layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
+    h = layers.Conv2D(4 * filters, 1)(h)
+    s = x if x.shape[-1] == 4 * filters else layers.Conv2D(4 * filters, 1)(x)
+    return layers.ReLU()(h + s)
+
+
+def _relu_before_add(x, filters):
+    """Batch normalization everywhere, but F ends with a ReLU and nothing follows the addition."""
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 1)(x)))
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(h)))
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(h)))
+    s = x if x.shape[-1] == 4 * filters else layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(x))
+    return layers.Add()([h, s])
+
+
+def _relu_before_and_after_add(x, filters):
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 1)(x)))
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(h)))
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(h)))
+    s = x if x.shape[-1] == 4 * filters else layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(x))
+    return layers.ReLU()(layers.Add()([h, s]))
+
+
+def _two_batch_norms(x, filters):
+    """The last convolution of F has no batch normalization."""
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 1)(x)))
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(h)))
+    h = layers.Conv2D(4 * filters, 1)(h)
+    s = x if x.shape[-1] == 4 * filters else layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(x))
+    return layers.ReLU()(layers.Add()([h, s]))
+
+
+def _relu_then_batch_norm(x, filters):
+    """Conv2D(activation="relu") and then batch normalization: the ReLU comes before the normalization."""
+    h = layers.BatchNormalization()(layers.Conv2D(filters, 1, activation="relu")(x))
+    h = layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same", activation="relu")(h))
+    h = layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(h))
+    s = x if x.shape[-1] == 4 * filters else layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(x))
+    return layers.ReLU()(layers.Add()([h, s]))
+
+
+def _projection_without_batch_norm(x, filters):
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 1)(x)))
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same")(h)))
+    h = layers.BatchNormalization()(layers.Conv2D(4 * filters, 1)(h))
+    s = x if x.shape[-1] == 4 * filters else layers.Conv2D(4 * filters, 1)(x)
+    return layers.ReLU()(layers.Add()([h, s]))
+
+
+def _relu_after_add_then_more(x, filters):
+    """The ReLU after the addition, then one more batch normalization: the block no longer ends with the ReLU."""
+    return layers.BatchNormalization()(bottleneck_block(x, filters))
+
+
+@pytest.mark.parametrize(("answer", "part"), [
+    (_without_batch_norm, "3 batch normalizations are missing"),
+    (_relu_before_add, "last layer is the addition"),
+    (_relu_before_and_after_add, "the ReLU comes after the addition, not before it"),
+    (_two_batch_norms, "1 batch normalization is missing"),
+    (_relu_then_batch_norm, "1×1 conv → ReLU → BN → 3×3 conv → ReLU → BN → 1×1 conv → BN"),
+    (_projection_without_batch_norm, "The shortcut is 1×1 conv; here it should be 1×1 conv → BN"),
+    (_relu_after_add_then_more, "last layer is BN"),
+])
+def test_bottleneck_block_checks_batch_norm_and_relu(answer, part):
+    feedback = check("11.bottleneck_block", answer)
+    assert not feedback.passed
+    assert part in feedback.message + (feedback.hint or ""), str(feedback)
 
 
 @pytest.mark.parametrize(("answer", "part"), [
@@ -302,6 +376,7 @@ def test_best_per_param_is_earned_from_this_run():
     (("mini-Inception", 0.67 / 10_930), "per parameter"),
     (("mini-Inception", 10.93 / 0.67), "per unit of accuracy"),
     (("mini-Inception", 0.67), "accuracy itself"),
+    (("mini-Inception", 67 / 10.93), "in percent"),
     (("mini-Inception", 0.05), "off by"),
     (("ResNet-50", 0.06), "not a network of this run"),
     ("mini-Inception", "pair"),

@@ -10,7 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, close, expect_number, expect_whole_number, reject_slips
+from course.checks.authoring import (
+    Wrong,
+    call_student,
+    close,
+    expect_number,
+    expect_whole_number,
+    hidden_case,
+    reject_slips,
+)
 from course.checks.catalog import RESULT, question
 from course.checks.describe import describe, short
 
@@ -153,6 +161,8 @@ def output_shape(answer: Any) -> str:
     if shape == OUTPUT_SHAPE:
         return "Right: 64 → 29 → 14 → 14 → 6, and the last convolution's 64 filters give the channels: (6, 6, 64)."
     h, w, c = shape
+    if shape == (OUTPUT_SHAPE[2], *OUTPUT_SHAPE[:2]):
+        raise Wrong(f"{shape} puts the channels first.", hint="Keras' images are (height, width, channels).")
     if (h, w) == OUTPUT_SHAPE[:2]:
         raise Wrong(f"Height and width are right, but {c} channels is not.",
                     hint="The channels of the output are the number of filters of the last convolution.")
@@ -213,9 +223,11 @@ def _keras() -> Any:
     return keras
 
 
-def _block_case(fn: Any, shape: tuple[int, int, int], filters: int) -> None:
+def _block_case(fn: Any, shape: tuple[int, int, int], filters: int, order: bool = True) -> None:
     """Build the student's bottleneck_block on keras.Input(shape) and check its shape, its convolution weights,
-    its addition and (when x needs no projection) that x reaches the output unchanged."""
+    its addition, (when x needs no projection) that x reaches the output unchanged, and its layers in order:
+    batch normalization after every convolution, ReLU inside F, and the last ReLU after the addition (unless
+    ``order`` is False)."""
     keras = _keras()
     inputs = keras.Input(shape)
     out = call_student(fn, inputs, filters, timeout=30.0, name="bottleneck_block")
@@ -262,36 +274,113 @@ def _block_case(fn: Any, shape: tuple[int, int, int], filters: int) -> None:
                     hint="Add the shortcut to F(x): layers.Add()([h, shortcut]) (or h + shortcut), then ReLU.")
     if identity:
         _identity_when_zero(model, shape)
+    if order:
+        _check_order(out, inputs, identity)
 
 
 def _identity_when_zero(model: Any, shape: tuple[int, int, int]) -> None:
-    """With every weight zero F(x) is 0, so a block that adds x must output ReLU(x) (or x); weights restored after."""
-    saved = [np.array(v.numpy()) for v in model.weights]
+    """With every weight but batch normalization's set to zero, F(x) is 0, so a block that adds x must output ReLU(x)
+    (or x); a fresh batch normalization in inference mode is the identity (to 1 part in 2,000: ε = 0.001). The
+    weights are restored after."""
+    zeroed = [v for layer in model.layers if type(layer).__name__ != "BatchNormalization" for v in layer.weights]
+    saved = [np.array(v.numpy()) for v in zeroed]
     x = np.random.default_rng(11).normal(size=(2, *shape)).astype(np.float32)
     try:
-        for v in model.weights:
+        for v in zeroed:
             v.assign(np.zeros(tuple(v.shape), dtype=v.dtype))
         y = np.asarray(model(x, training=False))
     finally:
-        for v, value in zip(model.weights, saved):
+        for v, value in zip(zeroed, saved):
             v.assign(value)
-    if np.allclose(y, np.maximum(x, 0.0), atol=1e-5) or np.allclose(y, x, atol=1e-5):
+    if np.allclose(y, np.maximum(x, 0.0), rtol=2e-3, atol=1e-5) or np.allclose(y, x, rtol=2e-3, atol=1e-5):
         return
     if np.allclose(y, 0.0, atol=1e-6):
-        raise Wrong("With every weight set to zero the block outputs zeros: x does not reach the output.",
+        raise Wrong("With the convolutions' weights set to zero the block outputs zeros: x does not reach the output.",
                     hint="The skip connection adds x itself to F(x): layers.Add()([h, x]), then ReLU.")
-    raise Wrong("With every weight set to zero F(x) is 0, so the block should output ReLU(x); it outputs something "
-                "else.", hint="Add x to F(x) (do not multiply or concatenate), and apply ReLU after the addition.")
+    raise Wrong("With the convolutions' weights set to zero F(x) is 0, so the block should output ReLU(x); it outputs "
+                "something else.",
+                hint="Add x to F(x) (do not multiply or concatenate), and apply ReLU after the addition.")
+
+
+_BRANCH = ["1×1 conv", "BN", "ReLU", "3×3 conv", "BN", "ReLU", "1×1 conv", "BN"]  # F, from x to the addition
+_PROJECTION = ["1×1 conv", "BN"]
+
+
+def _producer(tensor: Any) -> tuple[Any, list[Any]]:
+    """The operation that made `tensor` in this graph, and the tensors it was called on."""
+    op, node_index, _ = tensor._keras_history
+    return op, list(op._inbound_nodes[node_index].input_tensors)
+
+
+def _kind(op: Any) -> str:
+    name = type(op).__name__
+    if name in ("ReLU", "Relu") or (name == "Activation" and getattr(op.activation, "__name__", "") == "relu"):
+        return "ReLU"  # layers.ReLU, keras.activations.relu, keras.ops.relu, layers.Activation("relu")
+    if name == "BatchNormalization":
+        return "BN"
+    if name == "Add":  # layers.Add or h + shortcut
+        return "addition"
+    if name == "Conv2D":
+        k = op.kernel_size
+        return f"{k[0]}×{k[1]} conv"
+    return name
+
+
+def _path(tensor: Any, inputs: Any) -> list[str] | None:
+    """The layers from x to `tensor`, in order, when they form a single chain (None when they do not)."""
+    backwards: list[str] = []
+    while tensor is not inputs:
+        op, args = _producer(tensor)
+        if len(args) != 1:
+            return None
+        activation = getattr(op.activation, "__name__", "linear") if _kind(op).endswith("conv") else "linear"
+        if activation != "linear":  # Conv2D(..., activation="relu") applies it right after the convolution
+            backwards.append("ReLU" if activation == "relu" else activation)
+        backwards.append(_kind(op))
+        tensor = args[0]
+    return backwards[::-1]
+
+
+def _chain(kinds: list[str]) -> str:
+    return " → ".join(kinds) if kinds else "x itself"
+
+
+def _check_order(out: Any, inputs: Any, identity: bool) -> None:
+    """ResNet's bottleneck block, layer by layer: F = 1×1 conv, BN, ReLU, 3×3 conv, BN, ReLU, 1×1 conv, BN; the
+    shortcut x or 1×1 conv, BN; the output ReLU(F(x) + shortcut)."""
+    op, args = _producer(out)
+    if _kind(op) != "ReLU":
+        raise Wrong(f"The block's last layer is {_kind(op) if _kind(op) != 'addition' else 'the addition'}; "
+                    "ResNet's block ends with a ReLU after the addition.",
+                    hint="Return layers.ReLU()(layers.Add()([h, shortcut])): F ends with batch normalization, and the "
+                    "ReLU comes after the sum.")
+    op, args = _producer(args[0])
+    if _kind(op) != "addition" or len(args) != 2:
+        raise Wrong("The last ReLU is not applied to the sum F(x) + shortcut.",
+                    hint="Return layers.ReLU()(layers.Add()([h, shortcut])).")
+    paths = [_path(t, inputs) for t in args]
+    if any(p is None for p in paths):
+        raise Wrong("F(x) and the shortcut should each be a single chain of layers from x to the addition.",
+                    hint="F: 1×1 conv, BN, ReLU, 3×3 conv, BN, ReLU, 1×1 conv, BN; shortcut: x, or 1×1 conv and BN.")
+    shortcut, branch = sorted(paths, key=lambda p: sum(k.endswith("conv") for k in p))
+    if branch != _BRANCH:
+        missing = _BRANCH.count("BN") - branch.count("BN")
+        if missing > 0:
+            hint = (f"{missing} batch normalization{'s are' if missing > 1 else ' is'} missing: each convolution of F "
+                    "is followed by layers.BatchNormalization().")
+        elif branch[-1] == "ReLU":
+            hint = "F ends with batch normalization; the ReLU comes after the addition, not before it."
+        else:
+            hint = "Each convolution is followed by batch normalization, then (except the last) ReLU."
+        raise Wrong(f"F(x) is {_chain(branch)}; ResNet's is {_chain(_BRANCH)}.", hint=hint)
+    want = [] if identity else _PROJECTION
+    if shortcut != want:
+        raise Wrong(f"The shortcut is {_chain(shortcut)}; here it should be {_chain(want)}.",
+                    hint="The shortcut is x itself when x has 4·filters channels, otherwise a 1×1 convolution to "
+                    "4·filters channels followed by batch normalization.")
 
 
 _PUBLIC_BLOCKS = [((8, 8, 64), 16), ((8, 8, 32), 16)]
-
-
-def _hidden_block(shape: tuple[int, int, int], filters: int) -> Any:
-    def hidden_case(answer: Any) -> None:
-        _block_case(answer, shape, filters)
-
-    return hidden_case
 
 
 @question(
@@ -299,12 +388,15 @@ def _hidden_block(shape: tuple[int, int, int], filters: int) -> Any:
     title="A function bottleneck_block(x, filters): ResNet's 1×1-3×3-1×1 residual block with its skip connection",
     hint="F: 1×1 conv (filters), BN, ReLU, 3×3 conv (filters, 'same'), BN, ReLU, 1×1 conv (4·filters), BN; "
     "shortcut: x, or a 1×1 conv to 4·filters; output ReLU(F(x) + shortcut).",
-    hidden=[_hidden_block((5, 7, 3), 2), _hidden_block((4, 4, 32), 8)],
+    hidden=[hidden_case(_block_case, (5, 7, 3), 2), hidden_case(_block_case, (4, 4, 32), 8)],
 )
 def bottleneck_block(answer: Any) -> str:
+    for shape, filters in _PUBLIC_BLOCKS:  # shapes, weights and skip first: they say more than the order of layers
+        _block_case(answer, shape, filters, order=False)
     for shape, filters in _PUBLIC_BLOCKS:
         _block_case(answer, shape, filters)
-    return "Right: 1×1 reduce, 3×3, 1×1 expand, and x added back (ResNet-50's block)."
+    return ("Right: 1×1 reduce, 3×3, 1×1 expand, each convolution followed by batch normalization, and x added "
+            "back before the last ReLU (ResNet-50's block).")
 
 
 # -------------------------------------------------------------------------------------------- 11.best_per_param
@@ -348,6 +440,7 @@ def best_per_param(answer: Any) -> str:
         (target / 1000, "That is the accuracy per parameter.", "Multiply by 1,000: accuracy / (params / 1000)."),
         (1 / target, "That is parameters (in thousands) per unit of accuracy.", "Divide the accuracy by the params."),
         (_RESULTS[best]["accuracy"], "That is the accuracy itself.", "Divide it by the parameters in thousands."),
+        (100 * target, "That uses the accuracy in percent.", "Use the accuracy as the fraction that results holds."),
     ], rel=1e-3)
     expect_number(value, target, tol=0, rel=5e-3, name=f"the accuracy per 1,000 parameters of {best}")
     return f"Right: {best}, {target:.4f} per 1,000 parameters in this run."
