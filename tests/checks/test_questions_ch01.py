@@ -97,3 +97,46 @@ def test_trace_count():
     assert check("01.trace_count", double.experimental_get_tracing_count()).passed
     assert not check("01.trace_count", 4).passed
     assert not check("01.trace_count", 1).passed
+
+
+# --- found on a re-read (issue #16): answers a student gives, right and wrong ---------------------------------
+
+
+def test_shapes_accepts_numpy_integers_as_lengths():
+    assert check("01.shapes", [(), np.int64(3), (2, 3), (2, 3, 1)]).passed
+
+
+def test_matmul_in_the_wrong_order_is_named():
+    """m2 @ m1 is 2x2 like m1 * m2 (four 6s): the message names both, not only the element-wise product."""
+    m1, m2 = tf.constant([[3.0, 3.0]]), tf.constant([[2.0], [2.0]])
+    feedback = check("01.matmul", m2 @ m1)
+    assert not feedback.passed and "m2 @ m1" in feedback.message and "in that order" in feedback.hint
+
+
+def _op_types(fn, *args):
+    return [op.type for op in tf.function(fn).get_concrete_function(*args).graph.get_operations()]
+
+
+def test_traced_ops_accepts_the_right_graph_in_several_forms():
+    spec = tf.TensorSpec([], tf.float32)
+    right = _op_types(lambda a, b, c: (a + b) * c, spec, spec, spec)
+    assert check("01.traced_ops", tuple(right)).passed
+    assert check("01.traced_ops", sorted(right)).passed
+    assert check("01.traced_ops", _op_types(lambda a, b, c: c * (a + b), spec, spec, spec)).passed
+    tensors = (tf.constant(1.0), tf.constant(2.0), tf.constant(3.0))
+    assert check("01.traced_ops", _op_types(lambda a, b, c: (a + b) * c, *tensors)).passed
+
+
+def test_traced_ops_refuses_a_plus_b_times_c():
+    """a + b * c has the same operation types; only their order tells it from (a + b) * c."""
+    spec = tf.TensorSpec([], tf.float32)
+    feedback = check("01.traced_ops", _op_types(lambda a, b, c: a + b * c, spec, spec, spec))
+    assert not feedback.passed and "a + b * c" in feedback.message and "parentheses" in feedback.hint
+
+
+def test_traced_ops_explains_a_set_and_python_numbers():
+    spec = tf.TensorSpec([], tf.float32)
+    as_set = check("01.traced_ops", set(_op_types(lambda a, b, c: (a + b) * c, spec, spec, spec)))
+    assert not as_set.passed and "set" in as_set.message and "list" in as_set.hint
+    numbers = check("01.traced_ops", _op_types(lambda a, b, c: (a + b) * c, 1.0, 2.0, 3.0))
+    assert not numbers.passed and "Python numbers" in numbers.message and "TensorSpec" in numbers.hint

@@ -49,3 +49,39 @@ def test_count_classes():
     assert not broken.passed and "AttributeError" in broken.message
     called = check("02.count_classes", np.bincount([1, 2], minlength=10))
     assert not called.passed and "function" in called.message
+
+
+# --- found on a re-read (issue #16): answers a student gives, right and wrong ---------------------------------
+
+
+def test_argmax_accepts_other_right_forms():
+    import tensorflow as tf
+
+    rows = np.eye(10, dtype=np.float32)[[7, 2, 1, 0, 4]]
+    assert check("02.argmax", tf.argmax(rows, axis=1)).passed
+    assert check("02.argmax", np.argmax(rows, axis=-1)).passed
+    assert check("02.argmax", np.nonzero(rows)[1]).passed
+    assert check("02.argmax", [7, 2, 1, 0, 4]).passed
+
+
+def test_argmax_names_max_instead_of_argmax():
+    rows = np.eye(10, dtype=np.float32)[[7, 2, 1, 0, 4]]
+    for answer in (np.max(rows, axis=1), np.max(rows, axis=1).astype(int)):
+        feedback = check("02.argmax", answer)
+        assert not feedback.passed and "max" in feedback.message and "position" in feedback.hint
+
+
+def test_count_classes_accepts_other_right_forms():
+    import tensorflow as tf
+
+    assert check("02.count_classes", lambda labels: np.array([np.sum(labels == d) for d in range(10)])).passed
+    assert check("02.count_classes", lambda labels: [list(labels).count(d) for d in range(10)]).passed
+    assert check("02.count_classes", lambda labels: tf.reduce_sum(tf.one_hot(labels, 10), axis=0)).passed
+    assert check("02.count_classes", lambda labels: np.histogram(labels, bins=10, range=(0, 10))[0]).passed
+
+
+def test_count_classes_refuses_shares_and_unranged_histograms():
+    shares = check("02.count_classes", lambda labels: np.bincount(labels, minlength=10) / len(labels))
+    assert not shares.passed
+    histogram = check("02.count_classes", lambda labels: np.histogram(labels, bins=10)[0])
+    assert not histogram.passed

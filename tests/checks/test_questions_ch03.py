@@ -175,3 +175,32 @@ def test_line_and_cost_come_from_the_chapter_data():
     assert ch03._line() == (1.4, 3.5)
     assert ch03._min_cost() == 0.525
     assert check("03.gradient", (float(np.mean(-Y * X)), float(-np.mean(Y)))).passed
+
+
+# --- found on a re-read (issue #16): answers a student gives, right and wrong ---------------------------------
+
+
+def test_gradient_accepts_variables_of_shape_one():
+    """The classic code made W and b as tf.Variable(tf.random_normal([1])): the gradient then comes as two (1,)
+    arrays; the numbers are right."""
+    W, b = tf.Variable([0.0]), tf.Variable([0.0])
+    with tf.GradientTape() as tape:
+        cost = tf.reduce_mean(tf.square(W * X.astype(np.float32) + b - Y.astype(np.float32))) / 2
+    assert check("03.gradient", tape.gradient(cost, [W, b])).passed
+    assert not check("03.gradient", [[-19.25, -7.0], [0.0, 0.0]]).passed
+
+
+def test_gradient_names_the_gradient_at_the_minimum():
+    feedback = check("03.gradient", (0.0004, -0.0012))
+    assert not feedback.passed and "minimum" in feedback.message and "W = 0, b = 0" in feedback.hint
+
+
+def test_trained_params_names_the_whole_return_value():
+    feedback = check("03.trained_params", (1.8, 1.0, 2000, np.zeros((101, 4))))
+    assert not feedback.passed and "(W, b, steps, history)" in feedback.message and "*_" in feedback.hint
+
+
+def test_trained_params_names_the_centred_intercept():
+    """Trained on x_new - 2.5 without converting b back: b is mean(y_new) = 5.5."""
+    feedback = check("03.trained_params", (1.8, 5.5))
+    assert not feedback.passed and "intercept at x = 2.5" in feedback.message and "b_c" in feedback.hint

@@ -22,11 +22,11 @@ def _as_shape(value: Any, name: str) -> tuple:
             hint="Work the shapes out yourself by counting the brackets, and write them as tuples such as (3,) or "
                  "(2, 3); then compare with .shape.",
         )
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return (int(value),)  # a bare length, e.g. 3 for (3,)
     if hasattr(value, "shape") and not isinstance(value, (list, tuple)):
         raise Wrong(f"{name} is {describe(value)}, the tensor itself.",
                     hint="Write its shape as a tuple, e.g. (3,) for a vector of 3 numbers.")
-    if isinstance(value, int):
-        return (value,)
     if not isinstance(value, (list, tuple)) or not all(isinstance(d, (int, np.integer)) for d in value):
         raise Wrong(f"{name} is {describe(value)}; expected a shape such as (3,) or [2, 3].")
     return tuple(int(d) for d in value)
@@ -80,8 +80,9 @@ def matmul(answer: Any) -> None:
     array = expect_array(answer, name="the product")
     if array.shape == (2, 2):
         raise Wrong(
-            "The result is 2x2: that is the element-wise product with broadcasting (the * operator).",
-            hint="A (1, 2) matrix times a (2, 1) matrix is (1, 1): use tf.matmul(m1, m2) or m1 @ m2.",
+            "The result is 2x2: that is either the element-wise product with broadcasting (m1 * m2) or the "
+            "matrix product in the other order (m2 @ m1); both give four 6s.",
+            hint="A (1, 2) matrix times a (2, 1) matrix is (1, 1): use tf.matmul(m1, m2) or m1 @ m2, in that order.",
         )
     if array.shape == (2, 1) or array.shape == (1, 2):
         raise Wrong(f"The product has shape {array.shape}; expected (1, 1).",
@@ -98,11 +99,21 @@ def traced_ops(answer: Any) -> str:
     if callable(answer) or hasattr(answer, "graph"):
         raise Wrong(f"The answer is {describe(answer)}.",
                     hint="Pass the list of operation types (strings) from its graph.")
-    if not isinstance(answer, (list, tuple, set)) or not all(isinstance(t, str) for t in answer):
+    if isinstance(answer, (set, frozenset)):
+        raise Wrong("The answer is a set: it keeps each type once, so the three Placeholders count as one.",
+                    hint="Pass a list, one entry per operation: [op.type for op in concrete.graph.get_operations()].")
+    if not isinstance(answer, (list, tuple)) or not all(isinstance(t, str) for t in answer):
         raise Wrong(f"The answer is {describe(answer)}; expected a list of operation type names (strings).")
     types = Counter(answer)
     if any("/" in t for t in types) or ("a" in types and "b" in types):
         raise Wrong("These look like operation names, not types.", hint="Use op.type instead of op.name.")
+    if types["Placeholder"] == 0 and types["Const"] > 0:
+        raise Wrong(
+            "The graph has a Const and no Placeholder: the function was traced with Python numbers, which are "
+            "baked into the graph (here the whole result became one constant).",
+            hint="Trace with a tf.TensorSpec([], tf.float32) per input (or with tensors), so that each input "
+                 "becomes a Placeholder.",
+        )
     missing = [t for t in ("AddV2", "Mul") if types[t] < 1]
     if missing:
         raise Wrong(f"The list has no {' or '.join(missing)} operation.", hint="Trace the function with (a + b) * c.")
@@ -110,6 +121,12 @@ def traced_ops(answer: Any) -> str:
         raise Wrong(
             f"The graph should have 3 Placeholder operations (the inputs a, b and c), not {types['Placeholder']}.",
             hint="Trace with tensor arguments (or a TensorSpec per input) so that each input becomes a placeholder.",
+        )
+    order = list(answer)
+    if order.index("Mul") < order.index("AddV2"):
+        raise Wrong(
+            "The Mul comes before the AddV2: that graph multiplies first, like a + b * c.",
+            hint="(a + b) * c adds first: write the parentheses, then trace again.",
         )
     return "Right: each tensor input became a Placeholder, just like tf.placeholder in TensorFlow 1."
 

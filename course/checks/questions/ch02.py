@@ -37,13 +37,16 @@ def one_hot(answer: Any) -> None:
     hint="The label is the column of the largest value in each row: argmax along axis 1.",
 )
 def argmax(answer: Any) -> None:
-    array = expect_array(answer, name="the labels")
+    array = expect_array(answer, name="your label array")
     if array.shape == (10,):
         raise Wrong("You got 10 values: that is argmax down each column (axis 0).",
                     hint="Take the argmax along axis=1, across each row.")
     if array.shape == ():
         raise Wrong("You got a single number: argmax over the whole flattened array.", hint="Pass axis=1.")
-    expect_array(array, [7, 2, 1, 0, 4], dtype_kind="iu", name="the labels")
+    if array.shape == (5,) and np.allclose(array, 1):
+        raise Wrong("Every value is 1: that is the largest value of each row (max), not where it is.",
+                    hint="argmax gives the position (the column) of the largest value: np.argmax(rows, axis=1).")
+    expect_array(array, [7, 2, 1, 0, 4], dtype_kind="iu", name="your label array")
 
 
 @question(

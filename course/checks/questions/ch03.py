@@ -7,7 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, close, expect_array, expect_number, hidden_case, reject_slips
+from course.checks.authoring import (
+    Wrong,
+    call_student,
+    close,
+    expect_array,
+    expect_number,
+    hidden_case,
+    reject_slips,
+    to_array,
+)
 from course.checks.catalog import question
 
 # Costs and slips are compared within ±1e-3, relative above 1 (the tolerance of expect_number(tol=, rel=)).
@@ -145,7 +154,10 @@ def cost_function(answer: Any) -> None:
 def gradient(answer: Any) -> str:
     x, y = _points()
     expected = np.array([np.mean(-y * x), np.mean(-y)])  # (−19.25, −7): the error at W = b = 0 is −y
-    array = expect_array(answer, shape=(2,), name="(dJ/dW, dJ/db)")
+    array = to_array(answer, name="(dJ/dW, dJ/db)")
+    if array.shape in {(2, 1), (1, 2)}:  # W and b made as tf.Variable([0.0]), as the classic code did: same numbers
+        array = array.reshape(2)
+    array = expect_array(array, shape=(2,), name="(dJ/dW, dJ/db)")
     values = array.astype(np.float64)
     if np.allclose(values, -expected, atol=1e-3):
         raise Wrong("Both signs are flipped.",
@@ -157,6 +169,9 @@ def gradient(answer: Any) -> str:
         raise Wrong("The two values are swapped.", hint="Give dJ/dW first, then dJ/db.")
     if np.allclose(values, 4 * expected, atol=1e-3):
         raise Wrong("The values are 4 times too large: a sum instead of a mean.", hint="Divide by m = 4.")
+    if np.all(np.abs(values) < 0.05):
+        raise Wrong("Both values are close to 0: that is the gradient near the minimum, where a trained W and b are.",
+                    hint="Compute it at W = 0, b = 0: start from W = tf.Variable(0.0) and b = tf.Variable(0.0).")
     expect_array(values, expected, tol=1e-3, name="(dJ/dW, dJ/db)")
     return "Right: both are negative, so gradient descent increases W and b."
 
@@ -168,6 +183,12 @@ def gradient(answer: Any) -> str:
          "(learning rate 0.1 gets there within 2,000 steps), and pass (W, b).",
 )
 def trained_params(answer: Any) -> str:
+    if isinstance(answer, (list, tuple)) and len(answer) > 2:
+        raise Wrong(
+            f"The answer has {len(answer)} parts; expected two, (W, b). gradient_descent returns "
+            "(W, b, steps, history).",
+            hint="Keep only the first two: W_new, b_new, *_ = gradient_descent(...), then pass (W_new, b_new).",
+        )
     array = expect_array(answer, shape=(2,), name="(W, b)").astype(np.float64)
     w, b = float(array[0]), float(array[1])
     x, y = _new_points()
@@ -184,6 +205,11 @@ def trained_params(answer: Any) -> str:
             "and 7.",
             hint="Exercise 4 trains on new points with the same x: (1, 3), (2, 4), (3, 7), (4, 8) "
                  "(x_new, y_new in the notebook). Run gradient_descent on those.",
+        )
+    if abs(w - slope) < 0.005 and abs(b - (intercept + slope * x.mean())) < 0.005:
+        raise Wrong(
+            f"W = {w:.2f} is right, but b = {b:.2f} is the intercept at x = {x.mean():g}: training on centred x.",
+            hint=f"Convert it back as in section 7: b = b_c − W · {x.mean():g}.",
         )
     if not np.all(np.isfinite(array)) or abs(w) > 1e3 or abs(b) > 1e3:
         raise Wrong(f"(W, b) = ({w:.4g}, {b:.4g}): training diverged.",
