@@ -100,11 +100,25 @@ def test_parameter_counts_wrong_answers():
 def test_masked_loss_accepts_the_masked_mean():
     mask = ch07.LOSS_LABELS != 0
     assert check("07.masked_loss", float(np.sum(ch07.TOKEN_LOSSES * mask) / np.sum(mask))).passed
-    assert check("07.masked_loss", tf.constant(0.3)).passed
+    assert check("07.masked_loss", tf.constant(0.54)).passed
+    assert check("07.masked_loss", np.mean(ch07.TOKEN_LOSSES[mask])).passed   # the same mean, by boolean indexing
+
+
+def test_masked_loss_numbers_tell_the_averages_apart():
+    """The per-sentence mean, the unmasked mean and the token mean must all differ, or a wrong method passes."""
+    mask = ch07.LOSS_LABELS != 0
+    token_mean = np.sum(ch07.TOKEN_LOSSES * mask) / np.sum(mask)
+    per_sentence = np.mean([row[keep].mean() for row, keep in zip(ch07.TOKEN_LOSSES, mask)])
+    assert np.isclose(token_mean, ch07.MASKED_MEAN)
+    assert np.isclose(per_sentence, ch07.PER_SENTENCE_MEAN)
+    assert np.isclose(ch07.TOKEN_LOSSES.mean(), ch07.UNMASKED_MEAN)
+    assert abs(per_sentence - token_mean) > 0.01
+    assert not check("07.masked_loss", per_sentence).passed
 
 
 @pytest.mark.parametrize(("answer", "part"),
-                         [(0.75, "padding included"), (1.5, "Divide"), (1.5 / 8, "5"), (0.4, "not")])
+                         [(0.9, "padding included"), (2.7, "Divide"), (2.7 / 8, "5"), (0.5, "each sentence"),
+                          (0.3, "not"), (54.0, "not")])
 def test_masked_loss_wrong_answers(answer, part):
     feedback = check("07.masked_loss", answer)
     assert not feedback.passed
@@ -137,6 +151,11 @@ def test_masked_accuracy_wrong_versions_get_hints():
     assert not no_return.passed and "return" in no_return.hint
     not_a_function = check("07.masked_accuracy", 0.9)
     assert not not_a_function.passed and "function" in not_a_function.message
+    count = check("07.masked_accuracy", lambda t, p: np.sum(p[t != 0] == t[t != 0]))
+    assert not count.passed and "number of right words" in count.hint
+    per_sentence = check("07.masked_accuracy",
+                         lambda t, p: np.mean([np.mean((pp == tt)[tt != 0]) for tt, pp in zip(t, p)]))
+    assert not per_sentence.passed and "each sentence" in per_sentence.hint
 
 
 # --- 07.pos_accuracy ---------------------------------------------------------------------------------------
@@ -169,7 +188,7 @@ def test_pos_accuracy():
 
 
 def test_masked_loss_edges():
-    assert check("07.masked_loss", 0.3 + 0.9e-4).passed
-    assert not check("07.masked_loss", 0.3 + 1.1e-4).passed
-    assert "padding included" in check("07.masked_loss", 0.75 - 0.9e-4).message
-    assert "padding included" not in check("07.masked_loss", 0.75 - 1.1e-4).message
+    assert check("07.masked_loss", 0.54 + 0.9e-4).passed
+    assert not check("07.masked_loss", 0.54 + 1.1e-4).passed
+    assert "padding included" in check("07.masked_loss", 0.9 - 0.9e-4).message
+    assert "padding included" not in check("07.masked_loss", 0.9 - 1.1e-4).message

@@ -69,3 +69,21 @@ def test_keras_roundtrip_rejects_a_fresh_model():
 
     feedback = check("09.keras_roundtrip", fresh)
     assert not feedback.passed and "predictions" in feedback.message
+
+
+def test_kept_checkpoints_other_right_forms():
+    for answer in ((400, 350, 300), {300, 350, 400}, range(300, 401, 50), [300.0, 350.0, 400.0]):
+        assert check("09.kept_checkpoints", answer).passed, answer
+
+
+def test_kept_checkpoints_refuses_fractions_and_names():
+    fractions = check("09.kept_checkpoints", [300.7, 350.2, 400.9])   # int() would truncate these to the answer
+    assert not fractions.passed and "whole number" in fractions.message
+    names = check("09.kept_checkpoints", ["ckpt-300", "ckpt-350", "ckpt-400"])
+    assert not names.passed and "not 'ckpt-300'" in names.hint
+
+
+def test_resumed_with_a_missing_step_says_so():
+    missing = check("09.resumed", {"last_saved": None, "resumed_from": 150})
+    assert not missing.passed and "check itself failed" not in missing.message
+    assert not check("09.resumed", {"last_saved": 150.5, "resumed_from": 150}).passed

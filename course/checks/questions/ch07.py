@@ -24,9 +24,10 @@ from course.checks.describe import describe
 
 # The masked-loss exercise: two padded sentences (0 = padding) and a loss per token.
 LOSS_LABELS = np.array([[3, 1, 0, 0], [2, 2, 5, 0]])
-TOKEN_LOSSES = np.array([[0.2, 0.4, 1.5, 1.5], [0.1, 0.3, 0.5, 1.5]])
-MASKED_MEAN = 0.3       # (0.2 + 0.4 + 0.1 + 0.3 + 0.5) / 5
-UNMASKED_MEAN = 0.75    # every position, padding included
+TOKEN_LOSSES = np.array([[0.2, 0.4, 1.5, 1.5], [0.4, 0.6, 1.1, 1.5]])
+MASKED_MEAN = 0.54          # (0.2 + 0.4 + 0.4 + 0.6 + 1.1) / 5
+UNMASKED_MEAN = 0.9         # every position, padding included
+PER_SENTENCE_MEAN = 0.5     # the mean of each sentence's masked mean, (0.3 + 0.7) / 2: a different average
 
 # A per-word tagger that picks each word's most frequent tag reaches about 0.92 on the held-out sentences of
 # course.datasets.pos_corpus(); a tagger that reads the context must do clearly better.
@@ -156,12 +157,14 @@ def lstm_params(answer: Any) -> str:
 def masked_loss(answer: Any) -> str:
     value = expect_number(answer, MASKED_MEAN, tol=float("inf"), name="masked_loss")
     if close(value, MASKED_MEAN, tol=1e-4):
-        return "0.3: padding contributes nothing, and the mean is over the 5 real tokens."
+        return "0.54: padding contributes nothing, and the mean is over the 5 real tokens."
     reject_slips(value, [
-        (UNMASKED_MEAN, "0.75 is the mean over every position, padding included.",
+        (UNMASKED_MEAN, "0.9 is the mean over every position, padding included.",
          "Multiply by the mask before averaging."),
-        (1.5, "1.5 is the sum over the real tokens.", "Divide by the number of real tokens (mask.sum())."),
-        (1.5 / 8, "You divided the masked sum by all 8 positions.", "Divide by the number of real tokens, 5."),
+        (2.7, "2.7 is the sum over the real tokens.", "Divide by the number of real tokens (mask.sum())."),
+        (2.7 / 8, "You divided the masked sum by all 8 positions.", "Divide by the number of real tokens, 5."),
+        (PER_SENTENCE_MEAN, "0.5 is the mean of the two sentences' means: each sentence weighs the same, "
+         "whatever its length.", "masked_loss averages over all real tokens at once: sum(loss * mask) / sum(mask)."),
     ], tol=1e-4)
     raise Wrong(f"masked_loss = {value:g} is not the masked mean.")
 
@@ -187,10 +190,17 @@ def _accuracy_case(answer: Any, y_true: np.ndarray, y_pred: np.ndarray, expected
         counted_pads = float(np.mean(y_pred == y_true))
         by_pred = y_pred != 0  # the mask taken from the predictions instead of the labels
         masked_by_pred = float(np.mean((y_pred == y_true)[by_pred])) if by_pred.any() else None
+        real = y_true != 0
+        per_sentence = [float(np.mean((p == t)[r])) for t, p, r in zip(y_true, y_pred, real) if r.any()]
         if close(value, counted_pads, tol=1e-6):
             hint = "Padding positions are being counted: keep only the positions where y_true != 0."
         elif close(value, expected * 100, tol=1e-4):
             hint = "Return a fraction between 0 and 1, not a percentage."
+        elif close(value, float(np.sum((y_pred == y_true) & real)), tol=1e-6):
+            hint = "That is the number of right words; divide by the number of real words (the mask's sum)."
+        elif close(value, float(np.mean(per_sentence)), tol=1e-6):
+            hint = ("That is the mean of each sentence's accuracy; count every real word once instead: "
+                    "the mean of (y_pred == y_true) over all masked positions.")
         elif masked_by_pred is not None and close(value, masked_by_pred, tol=1e-6):
             hint = "Take the mask from y_true (the real words), not y_pred: a 0 predicted for a real word is wrong."
         else:

@@ -31,6 +31,11 @@ def scoped_name(answer: Any) -> None:
         raise Wrong(f"{text!r} uses the wrong separator.", hint="Scopes are separated by a slash: scope/name.")
     if text == "product/multiply":
         raise Wrong("The parts are the wrong way round.", hint="The scope comes first, then the operation's own name.")
+    if text.split(":")[0] == "multiply/product":
+        raise Wrong(f"{text!r} is the name of the operation's output tensor (output 0 of the operation).",
+                    hint="The operation's own name has no ':0'.")
+    if text.strip("/") == "multiply/product":
+        raise Wrong(f"{text!r} has a slash too many.", hint="The slash goes between the scope and the name only.")
     raise Wrong(f"{text!r} is not the name TensorFlow gives that operation.")
 
 
@@ -83,8 +88,19 @@ def _unsorted_log(answer: Any) -> None:
                 tf.summary.scalar("val_loss", value, step=step)
         writer.flush()
         writer.close()
-        result = call_student(answer, folder, "val_loss", timeout=60.0, name="read_scalars")
+        result = _call_read_scalars(answer, folder, "val_loss")
         _compare_scalars(result, sorted(written), "val_loss")
+
+
+def _call_read_scalars(answer: Any, folder: str, tag: str) -> Any:
+    try:
+        return call_student(answer, folder, tag, timeout=60.0, name="read_scalars")
+    except Wrong as wrong:
+        if "not found in Reservoir" in wrong.message:  # EventAccumulator.Scalars(tag): TF1's scalar records
+            raise Wrong(wrong.message,
+                        hint="TensorFlow 2 stores scalars as tensors: use events.Tensors(tag) and "
+                             "tf.make_ndarray(event.tensor_proto), as in section 1.") from None
+        raise
 
 
 @question(
@@ -100,7 +116,7 @@ def read_scalars(answer: Any) -> str:
     with tempfile.TemporaryDirectory(prefix="course-08-") as folder:
         logged = _write_sample_log(folder)
         for tag in ("loss", "accuracy"):
-            result = call_student(answer, folder, tag, timeout=60.0, name="read_scalars")
+            result = _call_read_scalars(answer, folder, tag)
             _compare_scalars(result, logged[tag], tag)
     return "Right: this is what TensorBoard does to draw the Scalars tab."
 
@@ -110,6 +126,9 @@ def _compare_scalars(result: Any, want: list[tuple[int, float]], tag: str) -> No
     if result is None:
         raise Wrong("read_scalars returned None.",
                     hint="End the function with `return` and the list of (step, value) pairs.")
+    if isinstance(result, dict):
+        raise Wrong("read_scalars returned a dict; expected a list of (step, value) pairs.",
+                    hint="sorted(your_dict.items()) turns {step: value} into that list.")
     try:
         rows = [tuple(row) for row in result]
     except TypeError:
@@ -135,4 +154,8 @@ def _compare_scalars(result: Any, want: list[tuple[int, float]], tag: str) -> No
                                                              atol=1e-5):
         raise Wrong(f"read_scalars(logdir, {tag!r}) has the right pairs, but not sorted by step.",
                     hint="Sort them: sorted(pairs) (events are stored in the order they were written).")
+    if np.allclose(array[:, 0], [s for s, _ in want]) and np.all(array[:, 1] == 0):
+        raise Wrong(f"read_scalars(logdir, {tag!r}) has the right steps, but every value is 0.",
+                    hint="In TensorFlow 2 event files a scalar is a tensor and simple_value is left empty: read "
+                         "tf.make_ndarray(value.tensor) (or event.tensor_proto with EventAccumulator).")
     expect_array(array, want, tol=1e-5, name=f"read_scalars(logdir, {tag!r})")

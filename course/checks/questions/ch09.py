@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from course.checks.authoring import Wrong, call_student, expect_array
+from course.checks.authoring import Wrong, call_student, expect_array, expect_whole_number
 from course.checks.catalog import RESULT, question
 from course.checks.describe import describe
 
@@ -20,9 +20,17 @@ from course.checks.describe import describe
     hint="CheckpointManager deletes the oldest checkpoint once more than max_to_keep exist.",
 )
 def kept_checkpoints(answer: Any) -> None:
+    if isinstance(answer, (set, frozenset)):
+        answer = sorted(answer)  # a set of steps says the same
+    if isinstance(answer, (list, tuple)) and answer and all(isinstance(s, str) for s in answer):
+        raise Wrong(f"The answer is a list of names ({answer[0]!r}, ...); expected the steps as numbers.",
+                    hint="Write the step numbers only: 300, not 'ckpt-300'.")
     array = expect_array(answer, name="the kept steps")
     if array.ndim != 1:
         raise Wrong(f"Expected a flat list of steps, not shape {array.shape}.")
+    if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
+        raise Wrong("A step is a whole number; the answer has a fraction in it.",
+                    hint="List the steps of the kept checkpoints, as whole numbers.")
     steps = sorted(int(s) for s in array)
     if steps == [50, 100, 150]:
         raise Wrong("Those are the first three checkpoints; the manager deletes the oldest ones.",
@@ -63,7 +71,8 @@ def restored_value(answer: Any) -> None:
 def resumed(answer: Any) -> str:
     if not isinstance(answer, dict) or not {"last_saved", "resumed_from"} <= set(answer):
         raise Wrong(f"The answer is {describe(answer)}; expected a dict with keys 'last_saved' and 'resumed_from'.")
-    last, resumed = int(answer["last_saved"]), int(answer["resumed_from"])
+    last = expect_whole_number(answer["last_saved"], name="last_saved", hint="A step is a whole number.")
+    resumed = expect_whole_number(answer["resumed_from"], name="resumed_from", hint="A step is a whole number.")
     if resumed == 0:
         raise Wrong(
             "The new process started at step 0: it trained from scratch.",
@@ -108,4 +117,5 @@ def keras_roundtrip(answer: Any) -> str:
             raise Wrong("No .keras file was written inside the folder.", hint="Save to folder / 'model.keras'.")
         after = np.asarray(loaded(x))
     expect_array(after, before, tol=1e-5, name="the loaded model's predictions")
-    return "Right: the .keras file holds the architecture, the weights and the optimizer state."
+    return ("Right: the .keras file holds the architecture and the weights (and, for a compiled model, the "
+            "optimizer and its state).")
