@@ -14,9 +14,10 @@ others (``00a_python_primer.ipynb``, ``chapter=00a``). This script parses those 
 notebook's outputs; a chapter that prints none shows "-". The table has one row per chapter: chapter, data
 used, metric and value, wall time, peak memory, device, status.
 
-Peak memory is what a student's memory limit (``COURSE_MEM_LIMIT``) has to hold: the largest summed resident
-memory (RSS) of the chapter's kernel and every process it started (chapter 13's workers), sampled every 0.2 s.
-Shared libraries mapped by several processes count once per process, so for several processes it errs high.
+Peak memory is what a student's memory limit (``COURSE_MEM_LIMIT``) has to hold: the largest summed memory of
+the chapter's kernel and every process it started (chapter 13's workers), sampled every 0.2 s. Each process
+counts its proportional set size (PSS, Linux's smaps_rollup: a page shared by n processes counts 1/n in each),
+so TensorFlow's libraries, mapped by every worker, count once; RSS where PSS cannot be read.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class ChapterRun:
     seconds: float
     results: list[Result] = field(default_factory=list)
     error: str | None = None
-    peak_bytes: int | None = None  # the kernel's and its children's summed RSS at its largest
+    peak_bytes: int | None = None  # the kernel's and its children's summed memory (PSS) at its largest
 
     @property
     def result(self) -> Result | None:
@@ -165,8 +166,20 @@ def detect_device(python: str = sys.executable, timeout: float = 180.0) -> str:
     return f"{lines[-1]}; {cores}"
 
 
+def proportional_set_size(pid: int) -> int | None:
+    """A process's PSS in bytes from /proc/PID/smaps_rollup, or None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 class PeakMemory:
-    """Samples the summed RSS of this process's children (a kernel and what it starts) in a thread; ``peak``
+    """Samples the summed PSS (else RSS) of this process's children (a kernel and what it starts) in a thread; ``peak``
     is the largest sum seen. Without psutil it measures nothing (``peak`` stays None)."""
 
     def __init__(self, interval: float = 0.2):
@@ -192,7 +205,7 @@ class PeakMemory:
             total = 0
             for child in me.children(recursive=True):
                 try:
-                    total += child.memory_info().rss
+                    total += proportional_set_size(child.pid) or child.memory_info().rss
                 except psutil.Error:  # it ended between the listing and the reading
                     pass
             if total:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -121,7 +122,8 @@ def test_main_runs_a_notebook_in_a_fresh_kernel(tmp_path, capsys):
 
 
 def test_the_peak_memory_is_the_kernels_and_its_childrens(tmp_path):
-    """A kernel that holds 300 MB and starts a child holding 200 MB at the same time peaks above 500 MB."""
+    """A kernel that holds 300 MB and starts a child holding 200 MB at the same time peaks above 500 MB; what
+    they share (the interpreter's pages) counts once."""
     child = "import time; b = bytearray(200 * 2**20); time.sleep(2)"
     code = (f"import subprocess, sys\nheld = bytearray(300 * 2**20)\n"
             f"subprocess.run([sys.executable, '-c', {child!r}])")
@@ -130,6 +132,12 @@ def test_the_peak_memory_is_the_kernels_and_its_childrens(tmp_path):
     nbformat.write(nb, tmp_path / "05_memory.ipynb")
     run = chapters.run_notebook("05", tmp_path / "05_memory.ipynb", timeout=120, kernel="python3")
     assert run.error is None and 500 * 2**20 < run.peak_bytes < 2 * 2**30
+
+
+def test_proportional_set_size_reads_this_process():
+    pss = chapters.proportional_set_size(os.getpid())
+    assert pss is not None and 0 < pss < 2 * 2**30
+    assert chapters.proportional_set_size(2**22 + 12345) is None  # no such process
 
 
 def test_main_rejects_an_unknown_chapter(tmp_path, capsys):
