@@ -118,3 +118,48 @@ def test_vanishing_factor_and_dropout_accept_edges():
     assert not check("05.vanishing_factor", 0.25**10 * 1.0011).passed
     assert check("05.dropout_scale", 2.0 + 9e-7).passed
     assert not check("05.dropout_scale", 2.0 + 1.1e-6).passed
+
+
+def test_param_count_names_the_missing_output_bias():
+    no_output_bias = check("05.param_count", 31)
+    assert not no_output_bias.passed and "output unit" in no_output_bias.message
+    assert check("05.param_count", 32.0).passed
+
+
+def test_sigmoid_slope_refuses_where_for_how_much():
+    where = check("05.sigmoid_slope", 0)
+    assert not where.passed and "where the slope is largest" in where.message
+    assert check("05.sigmoid_slope", 1 / 4).passed
+    s = tf.sigmoid(0.0)
+    assert check("05.sigmoid_slope", s * (1 - s)).passed
+
+
+def test_vanishing_factor_forms_and_slips():
+    for right in ((1 / 4) ** 10, 4.0**-10, 9.54e-7):
+        assert check("05.vanishing_factor", right).passed
+    value = check("05.vanishing_factor", 0.5**10)
+    assert not value.passed and "not its slope" in value.message
+    inverse = check("05.vanishing_factor", 4**10)
+    assert not inverse.passed and "inverse" in inverse.message
+
+
+def test_lecun_std_refuses_keras_truncated_normal_parameter():
+    """Keras' LecunNormal passes stddev sqrt(1/784) / 0.8796 to a normal truncated at 2 stddevs; the weights' own
+    standard deviation is sqrt(1/784)."""
+    feedback = check("05.lecun_std", np.sqrt(1 / 784) / 0.87962566103423978)
+    assert not feedback.passed and "truncated normal" in feedback.message
+    assert check("05.lecun_std", 784**-0.5).passed
+    assert check("05.lecun_std", tf.sqrt(1 / 784)).passed  # float32 is close enough
+
+
+def test_sine_fit_hint_matches_the_chapter():
+    """The chapter trains with Adam(0.1) on inputs scaled to [-1, 1): the hint must not send the student elsewhere."""
+    feedback = check("05.sine_fit", (0.09, 0.20))
+    assert "Adam(0.1)" in feedback.hint and "0.01-0.05" not in feedback.hint
+
+
+def test_takeoff_mae_says_the_floor_of_the_noise():
+    """Noise of standard deviation 15 m has a mean absolute size of 15·sqrt(2/π) ≈ 12 m."""
+    feedback = check("05.takeoff_mae", 13.1)
+    assert feedback.passed and "12 m" in feedback.message
+    assert abs(15 * np.sqrt(2 / np.pi) - 12.0) < 0.05

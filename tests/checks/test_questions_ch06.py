@@ -254,3 +254,29 @@ def test_strict_mode_raises_on_a_wrong_answer_only(monkeypatch):
     assert check("06.output_size", 3).passed
     with pytest.raises(AssertionError, match="06.output_size"):
         check("06.output_size", 2)
+
+
+# --- the answers a student gives, right and wrong ----------------------------------------------------------
+
+
+def test_output_size_fn_hidden_cases_catch_rounding_up(monkeypatch):
+    """int() and math.floor drop the remainder as TensorFlow does; round() and math.ceil count one too many."""
+    import math
+
+    monkeypatch.setenv("COURSE_GRADING", "1")
+    for right in (lambda W, K, P, S: int((W - K + 2 * P) / S) + 1,
+                  lambda W, K, P, S: math.floor((W - K + 2 * P) / S) + 1,
+                  lambda W, K, P, S: np.int64((W - K + 2 * P) // S + 1)):
+        assert check("06.output_size_fn", right).passed
+    for wrong in (lambda W, K, P, S: round((W - K + 2 * P) / S) + 1,
+                  lambda W, K, P, S: math.ceil((W - K + 2 * P) / S) + 1):
+        feedback = check("06.output_size_fn", wrong)
+        assert not feedback.passed and "Hidden case" in feedback.message and "113" in feedback.message
+
+
+def test_conv1_params_names_fast_modes_and_the_second_layers_count():
+    fast = check("06.conv1_params", 5 * 5 * 1 * 16 + 16)
+    assert not fast.passed and "fast mode" in fast.hint
+    second = check("06.conv1_params", 51_264)
+    assert not second.passed and "second convolution" in second.hint
+    assert check("06.conv1_params", 832.0).passed

@@ -44,6 +44,7 @@ def param_count(answer: Any) -> str:
     reject_slips(value, [
         (23, "23 counts the weights only.", "Add one bias per unit: 5 + 3 + 1 = 9."),
         (10, "10 adds up the units.", "Count the connections: 1·5 + 5·3 + 3·1 weights, plus the biases."),
+        (31, "31 leaves out a bias: the output unit has one too.", "One bias per unit: 5 + 3 + 1 = 9 biases."),
     ])
     expect_number(value, 32, tol=0, name="the parameter count")
     return "Right: (1·5 + 5) + (5·3 + 3) + (3·1 + 1) = 32, what model.count_params() reports."
@@ -59,6 +60,8 @@ def sigmoid_slope(answer: Any) -> str:
     reject_slips(value, [
         (0.5, "0.5 is σ(0), the value, not the slope.", "The slope is σ(0)·(1 − σ(0))."),
         (1.0, "1 is ReLU's slope for z > 0 (or tanh's at 0), not the sigmoid's.", "Use σ'(z) = σ(z)·(1 − σ(z))."),
+        (0.0, "0 is where the slope is largest (z = 0), not how large it is there.",
+         "Evaluate σ'(0) = σ(0)·(1 − σ(0)) with σ(0) = 0.5."),
     ], rel=_REL)
     expect_number(value, 0.25, tol=1e-3, name="max σ'(z)")
     return "Right: at most 0.25, so each sigmoid layer shrinks the gradient at least 4 times."
@@ -76,6 +79,10 @@ def vanishing_factor(answer: Any) -> str:
         (0.25 * 10, "2.5 multiplies 0.25 by 10.", "The factors multiply: 0.25 ** 10."),
         (0.25**9, "Off by one layer.", "Ten layers, ten factors: 0.25 ** 10."),
         (0.25**11, "Off by one layer.", "Ten layers, ten factors: 0.25 ** 10."),
+        (0.5**10, "0.5 ** 10 multiplies the sigmoid's value at 0, not its slope.",
+         "The largest slope is 0.25: 0.25 ** 10."),
+        (4.0**10, "4 ** 10 is how many times smaller the gradient gets; the factor it is multiplied by is the inverse.",
+         "Multiply the ten slopes: 0.25 ** 10."),
     ], rel=_REL)
     expect_number(value, expected, tol=0, rel=1e-3, name="the factor")
     return f"Right: about {expected:.2g}: the first layers of a deep sigmoid network hardly learn."
@@ -95,6 +102,10 @@ def lecun_std(answer: Any) -> str:
         (float(np.sqrt(2 / 784)), "sqrt(2/784) is He initialization (for ReLU).",
          "LeCun uses 1 / fan_in, without the 2."),
         *[(float(np.sqrt(2 / (784 + fan_out))), *glorot) for fan_out in (10, 100, 128, 256, 512)],
+        (float(np.sqrt(1 / 784) / 0.87962566103423978),
+         "That is the stddev Keras gives its truncated normal before cutting it at two standard deviations; the cut "
+         "brings the weights' own spread back to sqrt(1 / fan_in).",
+         "Give the standard deviation of the weights themselves: sqrt(1 / fan_in)."),
     ], rel=_REL)
     if close(value, expected, rel=1e-3) and not close(value, expected, rel=1e-4):
         raise Wrong(f"{value:.6g} is close to the exact value, but not it: it looks rounded, or measured from "
@@ -142,8 +153,8 @@ def sine_fit(answer: Any) -> str:
                     hint="Is the second value the line's MSE?")
     if net > 0.05:
         raise Wrong(f"The network's MSE {net:.4f} is still far above the noise level 0.01.",
-                    hint="Train for more epochs; "
-                         "with sigmoid units, Adam with a learning rate around 0.01-0.05 works well.")
+                    hint="Train for more epochs, and keep the input scaled to [-1, 1) (the chapter's scale(x)): "
+                         "with it, Adam(0.1) reaches the noise level in 20 epochs.")
     return f"The network fits the curve (MSE {net:.4f}, near the noise 0.01); the line cannot ({line:.4f})."
 
 
@@ -164,4 +175,5 @@ def takeoff_mae(answer: Any) -> str:
     if value > 50.0:
         raise Wrong(f"{value:.4g} m is large next to the 15 m measurement noise.",
                     hint="Normalize the inputs (speed and weight) and train for more epochs.")
-    return f"{value:.1f} m on runs of 1,500-2,300 m: close to the 15 m noise in the data."
+    return (f"{value:.1f} m on runs of 1,500-2,300 m: close to the floor the noise sets (noise with a standard "
+            "deviation of 15 m is off by 12 m on average).")

@@ -49,8 +49,9 @@ SIZE_CASES = [
     ((227, 11, 0, 4), 55),  # AlexNet's first layer
     ((7, 7, 0, 1), 1),
 ]
-# Hidden cases, run only when an instructor grades: a ResNet stem, a stride that does not divide evenly (the
-# remainder is dropped, as TensorFlow does), and the smallest input.
+# Hidden cases, run only when an instructor grades: a ResNet stem and a stride that does not divide evenly (the
+# remainder is dropped, as TensorFlow does: / gives 111.5 and 12.5, round() and math.ceil one too many), and the
+# smallest input.
 HIDDEN_SIZE_CASES = [
     ((224, 7, 3, 2), 112),
     ((28, 3, 0, 2), 13),
@@ -85,24 +86,21 @@ def output_size(answer: Any) -> str:
                 hint=hints.get(value, "O = (W - K + 2P) / S + 1 with W=5, K=3, P=1, S=2."))
 
 
-def _hidden_size(case: tuple[int, int, int, int], expected: int) -> Any:
-    def hidden_case(answer: Any) -> None:
-        call = "conv_output_size({}, {}, {}, {})".format(*case)
-        value = call_student(answer, *case, name="conv_output_size")
-        if value is None:
-            raise Wrong(f"{call} returned None.", hint="Did you forget the `return` statement?")
-        value = _integer(value, call)
-        if value != expected:
-            raise Wrong(f"{call} returned {value}; expected {expected}.", hint="O = (W - K + 2P) // S + 1.")
-
-    return hidden_case
+def _size_case(answer: Any, case: tuple[int, int, int, int], expected: int) -> None:
+    call = "conv_output_size({}, {}, {}, {})".format(*case)
+    value = call_student(answer, *case, name="conv_output_size")
+    if value is None:
+        raise Wrong(f"{call} returned None.", hint="Did you forget the `return` statement?")
+    value = _integer(value, call)
+    if value != expected:
+        raise Wrong(f"{call} returned {value}; expected {expected}.", hint="O = (W - K + 2P) // S + 1.")
 
 
 @question(
     "06.output_size_fn",
     title="A function conv_output_size(W, K, P, S)",
     hint="Return (W - K + 2 * P) // S + 1.",
-    hidden=[_hidden_size(case, expected) for case, expected in HIDDEN_SIZE_CASES],
+    hidden=[hidden_case(_size_case, case, expected) for case, expected in HIDDEN_SIZE_CASES],
 )
 def output_size_fn(answer: Any) -> str:
     got = []
@@ -264,6 +262,10 @@ def conv1_params(answer: Any) -> str:
         25: "That is one filter; there are 32.",
         26: "That is one filter with its bias; there are 32.",
         28 * 28 * 32: "A convolution's parameters do not depend on the image size: count the filters' weights.",
+        5 * 5 * 1 * 16 + 16: "416 is fast mode's first convolution (16 filters); the exercise asks about the classic "
+        "network's 32.",
+        5 * 5 * 32 * 64 + 64: "51,264 is the second convolution's (section 1); the first has 32 filters on one "
+        "channel.",
     }
     raise Wrong(f"{value} is not the number of parameters.", hint=hints.get(value))
 
