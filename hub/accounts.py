@@ -29,6 +29,14 @@ class OneTimePassword(Base):
     created = Column(DateTime, default=lambda: datetime.now(timezone.utc))
 
 
+class SignUpTime(Base):
+    """When each account was created (NativeAuthenticator's `users_info` has no such column)."""
+
+    __tablename__ = "course_signup_times"
+    username = Column(Unicode(255), primary_key=True)
+    created = Column(DateTime, default=lambda: datetime.now(timezone.utc))
+
+
 class AccountsError(ValueError):
     """An account operation cannot be done; the message is one line."""
 
@@ -72,6 +80,7 @@ def create_account(db: Session, username: str, password: str, *, approved: bool 
     if find(db, username) is not None:
         return False
     db.add(UserInfo(username=username, password=_hash(password), is_authorized=approved))
+    record_signup(db, username)
     if one_time:
         db.merge(OneTimePassword(username=username))
     db.commit()
@@ -98,6 +107,42 @@ def set_approval(db: Session, username: str, approved: bool) -> bool:
     info.is_authorized = approved
     db.commit()
     return before
+
+
+def set_approvals(db: Session, usernames: list[str], approved: bool) -> list[str]:
+    """Approve (or revoke) every account in `usernames` at once; returns the names whose state changed.
+
+    Nothing changes when one of them does not exist (the error names them all)."""
+    names = list(dict.fromkeys(usernames))
+    rows = {r.username: r for r in db.query(UserInfo).filter(UserInfo.username.in_(names))
+            .execution_options(populate_existing=True)}
+    missing = [n for n in names if n not in rows]
+    if missing:
+        raise AccountsError(f"no account named {', '.join(repr(n) for n in missing)}")
+    changed = [n for n in names if bool(rows[n].is_authorized) != approved]
+    for name in changed:
+        rows[name].is_authorized = approved
+    db.commit()
+    return changed
+
+
+def pending(db: Session) -> list[str]:
+    """Names of the accounts waiting for approval, oldest sign-up first."""
+    rows = (db.query(UserInfo).filter(UserInfo.is_authorized.isnot(True))
+            .execution_options(populate_existing=True).order_by(UserInfo.id).all())
+    return [r.username for r in rows]
+
+
+def record_signup(db: Session, username: str) -> None:
+    """Note now as `username`'s sign-up time (replacing a discarded account's); committed by the caller."""
+    db.merge(SignUpTime(username=username, created=datetime.now(timezone.utc)))
+
+
+def signup_times(db: Session) -> dict[str, datetime]:
+    """Sign-up time (UTC) of each account that has one recorded."""
+    rows = db.query(SignUpTime).execution_options(populate_existing=True).all()
+    return {r.username: r.created.replace(tzinfo=timezone.utc) if r.created.tzinfo is None else r.created
+            for r in rows}
 
 
 def is_one_time(db: Session, username: str) -> bool:

@@ -1,6 +1,8 @@
 """The course authenticator: NativeAuthenticator (sign-up, admin approval, lockout) with course rules.
 
 Differences from NativeAuthenticator 1.3.0 (pinned, with JupyterHub 5.5.4):
+- the approval page lists pending sign-ups first (with their sign-up time) and approves or discards a
+  selection in one POST (`/authorize` with action and usernames);
 - approval and discarding are POST forms with XSRF that *set* a state; a GET never changes anything
   (the stock `/authorize/<name>` link toggles, so a double click or a prefetch revokes an approval);
 - user names follow `course.settings.HUB_NAME_PATTERN` (they become system user names);
@@ -13,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import bcrypt
 from jupyterhub.scopes import needs_scope
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import LocalBase, SignUpHandler
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
+from nativeauthenticator.orm import UserInfo
 from tornado import web
 from traitlets import Set, Unicode
 
@@ -26,7 +30,8 @@ from course.settings import HUB_NAME_HELP
 from hub import accounts
 from hub.system_users import valid_hub_name
 
-APPROVE, REVOKE = "approve", "revoke"
+APPROVE, REVOKE, DISCARD = "approve", "revoke", "discard"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Password comparisons get threads of their own: on asyncio's default pool, a class logging in at once
 # (0.3-1 s of CPU each) queued the spawner's pre-start steps, which run there, behind every login. As many
 # threads as that pool has, so that logins keep their share of the CPU while servers start (with two, the
@@ -79,6 +84,54 @@ class CourseSignUpHandler(SignUpHandler):
         return alert, message
 
 
+def _discard(handler: LocalBase, name: str) -> bool:
+    """Delete `name`'s sign-up if it was never approved; True if it was deleted."""
+    info = handler.authenticator.get_user(name)
+    if info is None or info.is_authorized:
+        return False
+    handler.authenticator.delete_user(type("User", (), {"name": name}))
+    if handler.users.get(name) is not None:
+        handler.users.delete(name)
+    return True
+
+
+class ApprovalPageHandler(LocalBase):
+    """GET /hub/authorize: pending sign-ups first, then approved accounts; POST approves or discards a
+    selection (fields `action` = approve|discard and `username`, repeated) in one request."""
+
+    @needs_scope("admin:users")
+    async def get(self):
+        rows = self.db.query(UserInfo).execution_options(populate_existing=True).order_by(UserInfo.id).all()
+        times = accounts.signup_times(self.db)
+        waiting = sorted((r for r in rows if not r.is_authorized),
+                         key=lambda r: (times.get(r.username) is not None, times.get(r.username), r.id))
+        approved = sorted((r for r in rows if r.is_authorized), key=lambda r: r.username)
+        html = await self.render_template(
+            "authorization-area.html", ask_email=self.authenticator.ask_email_on_signup,
+            pending=waiting, approved=approved, users=waiting + approved,
+            signed_up={n: t.strftime("%Y-%m-%d %H:%M UTC") for n, t in times.items()},
+            done=self.get_argument("done", ""), count=self.get_argument("count", ""))
+        self.finish(html)
+
+    @needs_scope("admin:users")
+    async def post(self):
+        action = self.get_body_argument("action", "")
+        names = [n for n in self.get_body_arguments("username") if n]
+        if action not in (APPROVE, DISCARD):
+            raise web.HTTPError(400, "action must be 'approve' or 'discard'")
+        if not names:
+            raise web.HTTPError(400, "select at least one account")
+        if action == APPROVE:
+            try:
+                changed = accounts.set_approvals(self.db, names, True)
+            except accounts.AccountsError as exc:
+                raise web.HTTPError(404, str(exc)) from None
+        else:
+            changed = [n for n in dict.fromkeys(names) if _discard(self, n)]
+        self.log.info("%s %s %d account(s): %s", self.current_user.name, action, len(changed), ", ".join(changed))
+        self.redirect(f"{self.hub.base_url}authorize?done={action}&count={len(changed)}")
+
+
 class SetAuthorizationHandler(LocalBase):
     """POST /hub/authorize/<name> with action=approve|revoke sets the state; GET changes nothing."""
 
@@ -103,11 +156,7 @@ class DiscardHandler(LocalBase):
 
     @needs_scope("admin:users")
     async def post(self, name):
-        info = self.authenticator.get_user(name)
-        if info is not None and not info.is_authorized:
-            self.authenticator.delete_user(type("User", (), {"name": name}))
-            if self.users.get(name) is not None:
-                self.users.delete(name)
+        _discard(self, name)
         self.redirect(self.hub.base_url + "authorize")
 
 
@@ -154,7 +203,11 @@ class CourseAuthenticator(NativeAuthenticator):
     def create_user(self, username, password, **kwargs):
         if self.reserved(username):
             return None  # admin accounts are made by the hub itself, never through sign-up
-        return super().create_user(username, password, **kwargs)
+        info = super().create_user(username, password, **kwargs)
+        if info is not None:
+            accounts.record_signup(self.db, info.username)
+            self.db.commit()
+        return info
 
     def change_password(self, username, new_password):
         changed = super().change_password(username, new_password)
@@ -168,7 +221,8 @@ class CourseAuthenticator(NativeAuthenticator):
                 403, f"Please change your one-time password first: {spawner.hub.base_url}change-password")
 
     def get_handlers(self, app):
-        replaced = {r"/login": CourseLoginHandler, r"/signup": CourseSignUpHandler,
+        replaced = {r"/login": CourseLoginHandler, r"/signup": CourseSignUpHandler, r"/authorize": ApprovalPageHandler,
                     r"/authorize/([^/]*)": SetAuthorizationHandler, r"/discard/([^/]*)": DiscardHandler}
-        return [(path, replaced.get(path, handler)) for path, handler in super().get_handlers(app)]
+        return [(path, replaced.get(path, handler)) for path, handler in super().get_handlers(app)] + [
+            (r"/course-static/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)})]
 

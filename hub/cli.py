@@ -71,10 +71,25 @@ def _users_add(args: argparse.Namespace) -> int:
 def _users_set(args: argparse.Namespace) -> int:
     from hub import accounts
 
+    approve = args.users_command == "approve"
+    every_pending = getattr(args, "pending", False)
+    if every_pending and args.names:
+        print("course hub: give either account names or --pending (everyone waiting), not both", file=sys.stderr)
+        return 2
+    if not every_pending and not args.names:
+        print("course hub: name the accounts to approve, or use --pending for everyone waiting", file=sys.stderr)
+        return 2
     settings = _settings()
     db = accounts.open_db(settings)
-    approve = args.users_command == "approve"
     try:
+        if every_pending:
+            names = accounts.pending(db)
+            if not names:
+                print("Nobody is waiting for approval.")
+                return 0
+            accounts.set_approvals(db, names, True)
+            print(f"Approved {len(names)} account(s): {', '.join(names)}")
+            return 0
         for name in args.names:
             before = accounts.set_approval(db, name.lower(), approve)
             state = "approved" if approve else "not approved"
@@ -221,7 +236,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     for verb, text in (("approve", "approve sign-ups (sets the state; approving twice is harmless)"),
                        ("revoke", "withdraw approval")):
         cmd = user_actions.add_parser(verb, help=text)
-        cmd.add_argument("names", nargs="+", metavar="NAME")
+        cmd.add_argument("names", nargs="*" if verb == "approve" else "+", metavar="NAME")
+        if verb == "approve":
+            cmd.add_argument("--pending", action="store_true", help="approve every account waiting for approval")
         cmd.set_defaults(func=_users_set)
     user_actions.add_parser("list", help="accounts and whether they are approved").set_defaults(func=_users_list)
     grades = actions.add_parser("grades", help="the gradebook: export live and graded results")

@@ -38,6 +38,23 @@ def test_approval_sets_the_state_and_never_toggles(settings):
     db.close()
 
 
+def test_a_selection_is_approved_at_once_and_pending_accounts_come_oldest_first(settings):
+    db = accounts.open_db(settings)
+    for name in ("zoe", "amy", "bo"):
+        accounts.create_account(db, name, f"pw-{name}-123", approved=False)
+    accounts.create_account(db, "cat", "pw-cat-123", approved=True)
+    assert accounts.pending(db) == ["zoe", "amy", "bo"]  # sign-up order, not alphabetical
+    assert set(accounts.signup_times(db)) == {"zoe", "amy", "bo", "cat"}
+    with pytest.raises(accounts.AccountsError, match="no account named 'nobody'"):
+        accounts.set_approvals(db, ["zoe", "nobody"], True)
+    assert accounts.pending(db) == ["zoe", "amy", "bo"]  # an unknown name: nothing changed
+    assert accounts.set_approvals(db, ["zoe", "cat", "zoe"], True) == ["zoe"]  # cat was approved already
+    assert accounts.set_approvals(db, ["zoe", "amy", "bo"], True) == ["amy", "bo"]
+    assert accounts.set_approvals(db, ["zoe", "amy", "bo"], True) == []  # a set, not a toggle
+    assert accounts.pending(db) == []
+    db.close()
+
+
 def test_changes_from_another_session_are_seen(settings):
     """The hub keeps one long session; the CLI writes through another one."""
     hub_db, cli_db = accounts.open_db(settings), accounts.open_db(settings)
@@ -187,3 +204,25 @@ def test_users_approve_and_revoke_set_the_state(tmp_path, cli):
     assert "cara: not approved" in cli(["users", "revoke", "cara"], state).stdout
     missing = cli(["users", "approve", "zed"], state)
     assert missing.returncode == 2 and "no account named 'zed'" in missing.stderr
+
+
+def test_users_approve_pending_approves_everyone_waiting(tmp_path, cli):
+    state = tmp_path / "state"
+    db = accounts.open_db(load_settings({"COURSE_HUB_STATE_DIR": str(state)}))
+    for name in ("dan", "eve"):
+        accounts.create_account(db, name, f"pw-{name}-123", approved=False)
+    accounts.create_account(db, "fox", "pw-fox-123", approved=True)
+    db.close()
+    both = cli(["users", "approve", "--pending", "dan"], state)
+    # (the last line: the first command's output also holds the log of the database set-up above)
+    assert both.returncode == 2 and both.stderr.strip().splitlines()[-1] == (
+        "course hub: give either account names or --pending (everyone waiting), not both")
+    neither = cli(["users", "approve"], state)
+    assert neither.returncode == 2 and neither.stderr.strip() == (
+        "course hub: name the accounts to approve, or use --pending for everyone waiting")
+    done = cli(["users", "approve", "--pending"], state)
+    assert done.returncode == 0 and done.stdout.strip() == "Approved 2 account(s): dan, eve"
+    again = cli(["users", "approve", "--pending"], state)
+    assert again.returncode == 0 and again.stdout.strip() == "Nobody is waiting for approval."
+    listing = cli(["users", "list"], state).stdout
+    assert "waiting" not in listing and all(name in listing for name in ("dan", "eve", "fox"))

@@ -150,14 +150,27 @@ def test_kernel_startup_file_applies_gpu_settings_after_tensorflow_is_imported(t
 
 
 def test_authenticator_replaces_the_toggling_approval_link():
-    from hub.auth import CourseAuthenticator, CourseLoginHandler, DiscardHandler, SetAuthorizationHandler
+    from hub.auth import (
+        STATIC_DIR,
+        ApprovalPageHandler,
+        CourseAuthenticator,
+        CourseLoginHandler,
+        DiscardHandler,
+        SetAuthorizationHandler,
+    )
 
-    handlers = dict(CourseAuthenticator.get_handlers(CourseAuthenticator.__new__(CourseAuthenticator), None))
+    routes = CourseAuthenticator.get_handlers(CourseAuthenticator.__new__(CourseAuthenticator), None)
+    handlers = {route[0]: route[1] for route in routes}
+    assert handlers[r"/authorize"] is ApprovalPageHandler  # the page, and its one POST for a selection
     assert handlers[r"/authorize/([^/]*)"] is SetAuthorizationHandler
     assert handlers[r"/discard/([^/]*)"] is DiscardHandler
     assert handlers[r"/login"] is CourseLoginHandler
     template = (REPO_ROOT / "hub" / "templates" / "authorization-area.html").read_text()
     assert 'method="post"' in template and 'name="_xsrf"' in template
+    # the page's script is a file the hub serves (no inline script), and the one it names exists
+    static = next(route for route in routes if route[0] == r"/course-static/(.*)")
+    assert static[2] == {"path": str(STATIC_DIR)} and "course-static/approvals.js" in template
+    assert (STATIC_DIR / "approvals.js").is_file() and "<script>" not in template
 
 
 def test_the_gradebook_service_its_token_and_role(tmp_path, monkeypatch):
