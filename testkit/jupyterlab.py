@@ -35,6 +35,26 @@ def sign_in(page, base_url: str, name: str, password: str, notebook: str):
     return listing
 
 
+def sign_in_trusting(base_url: str, name: str, password: str, ca_file: str, home: Path, screenshot: Path) -> str:
+    """Chromium trusting the CA in `ca_file` (`trusting_chromium`, its NSS database under `home`) signs in on the
+    hub over HTTPS until JupyterLab lists chapter 00 (`sign_in`), saves a screenshot; returns the page's URL."""
+    from playwright.sync_api import sync_playwright
+
+    from testkit.tiers import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as play:
+        chromium = trusting_chromium(play, str(CHROMIUM), CHROMIUM_ARGS, ca_file, home)
+        try:
+            page = chromium.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(60_000)
+            sign_in(page, base_url, name, password, "00_setup.ipynb")
+            screenshot.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(screenshot))
+            return page.url
+        finally:
+            chromium.close()
+
+
 def sign_in_and_run_all(page, base_url: str, name: str, password: str, notebook: str,
                         last_output: str = "Environment report") -> str:
     """Sign in (`sign_in`), open `notebook`, run all its cells and return the text of the first output that

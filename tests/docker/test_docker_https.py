@@ -13,8 +13,7 @@ import requests
 from hub.settings import REPO_ROOT
 from testkit.certificates import CertificateAuthority
 from testkit.hub_client import HubClient, enroll, wait_for
-from testkit.jupyterlab import sign_in, trusting_chromium
-from testkit.tiers import CHROMIUM, CHROMIUM_ARGS
+from testkit.jupyterlab import sign_in_trusting
 
 pytestmark = pytest.mark.docker
 
@@ -81,24 +80,13 @@ def test_plain_http_redirects_to_https(https, instructor):
 
 
 def test_chromium_trusting_the_labs_ca_opens_jupyterlab_over_https(https, ca, instructor, unique, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     name, password = unique("gil"), "gil-password-1"
     HubClient(https, verify=str(ca.cert)).signup(name, password)
     admin = HubClient(https, timeout=120, verify=str(ca.cert))
     admin.login("admin", instructor.settings["COURSE_HUB_ADMIN_PASSWORD"])
     admin.set_approval(name, True)
-    with sync_playwright() as play:
-        chromium = trusting_chromium(play, str(CHROMIUM), CHROMIUM_ARGS, str(ca.cert), tmp_path / "home")
-        page = chromium.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(60_000)
-        try:
-            sign_in(page, https, name, password, "00_setup.ipynb")
-            assert page.url.startswith(https)
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
-        finally:
-            chromium.close()
+    url = sign_in_trusting(https, name, password, str(ca.cert), tmp_path / "home", SCREENSHOT)
+    assert url.startswith(https)
 
 
 @pytest.mark.parametrize("problem", ["expired", "mismatched"])

@@ -18,6 +18,7 @@ import pytest
 
 import singleuser
 from hub.settings import REPO_ROOT
+from testkit.hub_client import HubClient
 from testkit.temporary_hub import TemporaryHub
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -111,6 +112,14 @@ def own_hub(hub_env, hub_verify):
     """A real hub of the module's own, for tests that count or sort every user the hub has, or that need
     settings of their own (`hub_env`, and `hub_verify` when they serve it over HTTPS)."""
     yield from _running_hub("course-hub-own-", hub_env, hub_verify)
+
+
+@pytest.fixture(scope="module")
+def admin(live_hub) -> HubClient:
+    """The hub's admin, logged in: on the session's hub, or on a module's own where it makes `live_hub` that."""
+    client = HubClient(live_hub.url)
+    client.login("admin", live_hub.admin_password)
+    return client
 
 
 @pytest.fixture

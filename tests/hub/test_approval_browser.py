@@ -23,13 +23,6 @@ def live_hub(own_hub):
 
 
 @pytest.fixture(scope="module")
-def admin(live_hub) -> HubClient:
-    client = HubClient(live_hub.url)
-    client.login("admin", live_hub.admin_password)
-    return client
-
-
-@pytest.fixture(scope="module")
 def klass(live_hub, unique) -> list[str]:
     """A class of 30 that signed up through the form (passwords `<name>-password`), none approved yet."""
     names = [unique(f"s{i:02d}x") for i in range(CLASS_SIZE)]

@@ -40,13 +40,6 @@ def _env(client: HubClient, kernel: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def admin(live_hub) -> HubClient:
-    client = HubClient(live_hub.url)
-    client.login("admin", live_hub.admin_password)
-    return client
-
-
-@pytest.fixture(scope="module")
 def pair(live_hub, admin, unique):
     """ana and ben sign up, wait for approval, get approved through the form, log in and spawn."""
     notes = {}

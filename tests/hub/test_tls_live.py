@@ -18,8 +18,7 @@ import requests
 from hub.settings import REPO_ROOT
 from testkit.certificates import CertificateAuthority
 from testkit.hub_client import HubClient, enroll
-from testkit.jupyterlab import sign_in, trusting_chromium
-from testkit.tiers import CHROMIUM, CHROMIUM_ARGS
+from testkit.jupyterlab import sign_in_trusting
 
 pytestmark = pytest.mark.hub
 
@@ -80,22 +79,11 @@ def test_plain_http_on_the_hubs_port_gets_no_page(own_hub):
 
 
 def test_chromium_trusting_the_labs_ca_logs_in_and_jupyterlab_opens(own_hub, admin, ca, unique, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     name, password = unique("fay"), "fay-password-1"
     HubClient(own_hub.url, verify=str(ca.cert)).signup(name, password)
     admin.set_approval(name, True)
-    with sync_playwright() as play:
-        chromium = trusting_chromium(play, str(CHROMIUM), CHROMIUM_ARGS, str(ca.cert), tmp_path / "home")
-        page = chromium.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(60_000)
-        try:
-            sign_in(page, own_hub.url, name, password, "00_setup.ipynb")
-            assert page.url.startswith(own_hub.url)  # https, and no certificate warning page in between
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
-        finally:
-            chromium.close()
+    url = sign_in_trusting(own_hub.url, name, password, str(ca.cert), tmp_path / "home", SCREENSHOT)
+    assert url.startswith(own_hub.url)  # https, and no certificate warning page in between
 
 
 @pytest.mark.parametrize("problem", ["expired", "mismatched"])
