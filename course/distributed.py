@@ -127,14 +127,15 @@ def train(strategy, x, y, *, global_batch: int, steps: int, learning_rate: float
 
 
 def accuracy(model, x, y, batch: int = 2000) -> float:
-    """The share of `x` that `model` classifies as `y`, calling the model itself on `batch` examples at a time
-    (uint8 pixels are divided by 255 first, as :func:`train` does)."""
-    def scaled(part):
-        return np.divide(part, np.float32(255.0), dtype=np.float32) if part.dtype == np.uint8 else part
+    """The share of `x` that `model` classifies as `y`, `batch` examples at a time (:func:`course.transfer.accuracy`),
+    uint8 pixels divided by 255 batch by batch, as :func:`train` does."""
+    from course.transfer import accuracy as batched_accuracy
 
-    predicted = np.concatenate([np.argmax(np.asarray(model(scaled(np.asarray(x[start:start + batch])))), axis=1)
-                                for start in range(0, len(x), batch)])
-    return float(np.mean(predicted == np.asarray(y)))
+    def scaled(part, training=False):  # the model as it is called here: without `training` (its default)
+        part = np.asarray(part)
+        return model(np.divide(part, np.float32(255.0), dtype=np.float32) if part.dtype == np.uint8 else part)
+
+    return batched_accuracy(scaled, x, y, batch_size=batch)
 
 
 def replica_shares(global_batch: int, replicas: int) -> list[int]:

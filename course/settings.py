@@ -200,6 +200,7 @@ def admin_password(text: str) -> str | None:
 
 
 _DOCKER_NAME = (r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "use letters, digits, '_', '.' or '-'")
+_PUBLISHED_PORT = r"^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$"  # 8000, 127.0.0.1:8000, [::1]:8000
 
 # --- the registry --------------------------------------------------------------------------------------------
 
@@ -337,12 +338,12 @@ CONTENT_VOLUME = _define("COURSE_CONTENT_VOLUME", "course-content", text_matchin
                          "docker mode: the named volume with the hub's course content repository, read-only to "
                          "students", ("hub", "compose"))
 DOCKER_PUBLISH = _define("COURSE_DOCKER_PUBLISH", "8000",
-                         text_matching(r"^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$",
+                         text_matching(_PUBLISHED_PORT,
                                        "use a port such as 8000, or an address and a port such as 127.0.0.1:8000"),
                          "docker mode: where this machine publishes the hub's port (a port: every interface)",
                          ("hub", "compose"))
 DOCKER_PUBLISH_TLS = _define("COURSE_DOCKER_PUBLISH_TLS", "443",
-                             text_matching(r"^(?:(?:\d{1,3}\.){3}\d{1,3}:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$",
+                             text_matching(_PUBLISHED_PORT,
                                            "use a port such as 443, or an address and a port such as 127.0.0.1:8443"),
                              "docker mode: where this machine publishes HTTPS (the TLS front's port 443)",
                              ("hub", "compose"))

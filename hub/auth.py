@@ -108,7 +108,7 @@ class ApprovalPageHandler(LocalBase):
         approved = sorted((r for r in rows if r.is_authorized), key=lambda r: r.username)
         html = await self.render_template(
             "authorization-area.html", ask_email=self.authenticator.ask_email_on_signup,
-            pending=waiting, approved=approved, users=waiting + approved,
+            pending=waiting, approved=approved,
             signed_up={n: t.strftime("%Y-%m-%d %H:%M UTC") for n, t in times.items()},
             done=self.get_argument("done", ""), count=self.get_argument("count", ""))
         self.finish(html)
